@@ -1,0 +1,47 @@
+# Two commands for a newcomer: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench soak clean system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## demo: a complete sync on embedded defaults (sample CSV, bundled emulator, temp SQLite)
+demo: $(STAMP)
+	$(BIN)/timetrack-sync demo
+
+## system-deps: Debian packages the tests use (slapd, ldap-utils), installed when missing
+system-deps:
+	@./scripts/ensure-system-deps.sh
+
+## lint: ruff check and format check
+lint: $(STAMP)
+	$(BIN)/ruff check sync tests benchmarks
+	$(BIN)/ruff format --check sync tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## test: everything CI runs
+test: $(STAMP) system-deps lint
+	$(BIN)/python -m pytest -q
+
+## bench: reproducible performance figures (not part of make test)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/client_throughput.py
+	$(BIN)/python benchmarks/plan_scale.py
+
+## soak: long property and fault profiles
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

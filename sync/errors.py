@@ -1,0 +1,87 @@
+"""Errors a user can cause or meet, each with the exit code the CLI returns for it.
+
+    SyncError                      exit 1 unless stated
+    ├── ConfigError                exit 2: the config file is wrong (path, key, what is allowed)
+    ├── UsageError                 exit 2: a command-line mistake
+    ├── MappingError               exit 2: a mapping expression cannot be evaluated
+    ├── SourceError                exit 1: the source could not be read completely
+    ├── StateError                 exit 1: the state database is unusable
+    │   └── LockHeldError          exit 1: another run holds the run lock
+    ├── GuardError                 exit 3: a safety guard stopped the run before planning
+    └── TimeTrackError             (sync.timetrack.errors: auth, rejected, rate limited, ...)
+
+Every message says what happened, where (file:line, config key, server, URL) and what to do.
+None may carry a secret: the API secret, a bind password or a generated user password.
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base of every error timetrack-sync reports to the user."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(SyncError):
+    """The configuration is invalid; `problems` lists every one found."""
+
+    exit_code = 2
+
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        lines = [self.message, *(f"  - {p}" for p in self.problems)]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class UsageError(SyncError):
+    """The command line asks for something impossible."""
+
+    exit_code = 2
+
+
+class MappingError(SyncError):
+    """A mapping expression failed for a record (names the field and the record)."""
+
+    exit_code = 2
+
+
+class SourceError(SyncError):
+    """The source could not be read completely; the run must not plan on a partial read."""
+
+    exit_code = 1
+
+
+class StateError(SyncError):
+    """The state database cannot be opened, migrated or written."""
+
+    exit_code = 1
+
+
+class LockHeldError(StateError):
+    """Another run of the same state database is in progress."""
+
+    exit_code = 1
+
+
+class GuardError(SyncError):
+    """A safety guard stopped the run before planning (source too small or shrunk)."""
+
+    exit_code = 3

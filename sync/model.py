@@ -1,0 +1,249 @@
+"""Domain objects shared by sources, mapping, planner, executor and state: plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# TimeTrack user fields this tool knows how to manage (the vendor's user object).
+MANAGED_FIELDS: tuple[str, ...] = (
+    "username",
+    "firstName",
+    "lastName",
+    "email",
+    "personalNumber",
+    "language",
+    "admin",
+    "teamLead",
+)
+REQUIRED_FIELDS: tuple[str, ...] = ("username", "firstName", "lastName", "email")
+BOOL_FIELDS: frozenset[str] = frozenset({"admin", "teamLead", "enabled"})
+# PUT may not carry these (the vendor's update rule).
+NOT_UPDATABLE: frozenset[str] = frozenset({"username", "enabled", "id"})
+MATCH_FIELDS: tuple[str, ...] = ("username", "personalNumber", "email")
+
+
+def normalize_personal_number(value: object) -> str:
+    """Text form of a personnel number for comparison: stripped, casefolded, digits unpadded."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).casefold()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().casefold()
+    if text.isdigit():
+        return str(int(text))
+    return text
+
+
+def normalize_field(name: str, value: object) -> object:
+    """The comparable form of one TimeTrack field value (None and "" are the same)."""
+    if name in BOOL_FIELDS:
+        return bool(value) if value is not None else False
+    if name == "personalNumber":
+        return normalize_personal_number(value)
+    if value is None:
+        return ""
+    text = str(value).strip()
+    if name in ("email", "username"):
+        return text.casefold()
+    return text
+
+
+def match_key(match_on: str, value: object) -> str:
+    """The normalized match key for a value of the `match_on` field."""
+    return str(normalize_field(match_on, value))
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One record read from a source: its attributes and where it came from."""
+
+    attributes: Mapping[str, Any]
+    origin: str  # "people.csv:12" or an LDAP DN, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredUser:
+    """What a person should look like in TimeTrack, after mapping."""
+
+    key: str  # normalized match key
+    fields: Mapping[str, Any]  # TimeTrack fields, coerced to their types (never a password)
+    active: bool  # False: a leaver
+    origin: str
+
+    @property
+    def username(self) -> str:
+        """The mapped TimeTrack username."""
+        return str(self.fields.get("username", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class TimeTrackUser:
+    """One user as TimeTrack lists it, normalized by the client."""
+
+    id: str
+    username: str
+    enabled: bool
+    fields: Mapping[str, Any]  # every field as it came (normalized), unknown ones included
+
+    def get(self, name: str) -> Any:
+        """One field's value, or None."""
+        return self.fields.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Ownership: this job created or adopted the TimeTrack user `tt_id` for match key `key`."""
+
+    key: str
+    tt_id: str
+    username: str
+    origin: str  # "created" | "adopted"
+    desired_hash: str | None = None
+    missing_runs: int = 0  # consecutive real runs in which the person was gone or a leaver
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A job's safety and behaviour settings, as the planner and guards need them."""
+
+    create: bool = True
+    update: bool = True
+    delete: bool = False
+    delete_grace_runs: int = 0
+    max_deletes: int = 25
+    max_delete_percent: float = 10.0
+    min_source_records: int = 1
+    max_source_shrink_percent: float = 30.0
+    adopt_existing: bool = True
+    protected: frozenset[str] = frozenset()  # casefolded usernames
+    on_rename: str = "conflict"  # "conflict" | "recreate"
+
+    def is_protected(self, username: str) -> bool:
+        """Whether a username is on the protected list."""
+        return username.casefold() in self.protected
+
+
+class Action(StrEnum):
+    """What an operation does to TimeTrack."""
+
+    CREATE = "create"
+    ADOPT = "adopt"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+# Order in which plans list operations (and the executor's phases follow it).
+ACTION_ORDER: dict[Action, int] = {
+    Action.CREATE: 1,
+    Action.ADOPT: 0,
+    Action.UPDATE: 2,
+    Action.DELETE: 3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One change to make in TimeTrack; it can describe itself for plans and the journal."""
+
+    action: Action
+    key: str
+    username: str
+    tt_id: str | None = None  # None for a create
+    # field -> (old, new); a create has (None, new) for every field. Never a password.
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    reason: str = ""
+    recreate: bool = False  # a delete or create that is half of an `on_rename: recreate`
+
+    def payload(self) -> dict[str, Any]:
+        """The fields to send (new values of the changes), without any password."""
+        return {name: new for name, (_old, new) in self.changes.items()}
+
+    def describe(self) -> str:
+        """A human sentence: 'create user jdoe (key 1001)'."""
+        text = f"{self.action.value} user {self.username} (key {self.key})"
+        if self.action is Action.UPDATE and self.changes:
+            parts = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.changes.items())
+            text += f": {parts}"
+        if self.reason:
+            text += f" [{self.reason}]"
+        return text
+
+
+class ConflictKind(StrEnum):
+    """Why a person is left out of a run."""
+
+    DUPLICATE_KEY = "duplicate_key"
+    DUPLICATE_USERNAME = "duplicate_username"
+    RENAME = "rename"
+    DISABLED = "disabled"
+    USERNAME_TAKEN = "username_taken"
+    NOT_ADOPTED = "not_adopted"  # exists in TimeTrack, adopt_existing is false
+    OWNED_ELSEWHERE = "owned_elsewhere"  # another job owns the matching user
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A person left out of the run until an admin resolves the reason."""
+
+    kind: ConflictKind
+    key: str
+    username: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A source record not used in this run (invalid mapping, protected user, policy)."""
+
+    origin: str
+    key: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class GuardVerdict:
+    """The outcome of one safety guard."""
+
+    name: str  # "max_deletes" | "max_delete_percent" | "min_source_records" | ...
+    tripped: bool
+    overridden: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one run would do, in a deterministic order."""
+
+    operations: tuple[Operation, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    unchanged: int = 0
+    # Owned keys whose person is gone or a leaver this run (deleted now or waiting out grace).
+    missing_keys: frozenset[str] = frozenset()
+    # Owned keys whose TimeTrack user no longer exists: the link is dropped.
+    stale_keys: frozenset[str] = frozenset()
+    guards: tuple[GuardVerdict, ...] = ()
+
+    def of(self, action: Action) -> tuple[Operation, ...]:
+        """The operations of one action."""
+        return tuple(op for op in self.operations if op.action is action)
+
+    def summary(self) -> dict[str, int]:
+        """Counts per action plus conflicts, unchanged and skipped (the JSON `summary`)."""
+        counts = {action.value: 0 for action in Action}
+        for op in self.operations:
+            counts[op.action.value] += 1
+        counts["conflict"] = len(self.conflicts)
+        counts["unchanged"] = self.unchanged
+        counts["skipped"] = len(self.skipped)
+        return counts
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the plan would write nothing."""
+        return not self.operations

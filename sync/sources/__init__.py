@@ -1,0 +1,1 @@
+"""Sources of people: each yields Person records."""
