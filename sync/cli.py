@@ -1,0 +1,323 @@
+"""The command line: wiring and output only; the judgement lives in planner and guards."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import structlog
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from sync import __version__
+from sync.config import AppConfig, load_config, resolve_config_path
+from sync.engine import RunOptions, combine_exit_codes, run_jobs
+from sync.errors import SyncError, UsageError
+from sync.executor import ProgressCallback
+from sync.logging import configure_logging
+from sync.output import print_json, print_text
+from sync.state.store import StateStore
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Keeps TimeTrack users in step with an HR CSV export or an LDAP directory.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="State database maintenance.")
+app.add_typer(db_app, name="db")
+
+log = structlog.get_logger(__name__)
+
+
+class _Globals:
+    config_path: str | None = None
+    log_level: str | None = None
+    log_format: str | None = None
+    debug: bool = False
+
+
+G = _Globals()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"timetrack-sync {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", help="config file (else $TIMETRACK_SYNC_CONFIG, "
+                     "./config.yaml, /etc/timetrack-sync/config.yaml)"),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
+    log_format: Annotated[str | None, typer.Option(help="json|console|auto")] = None,
+    debug: Annotated[bool, typer.Option(help="show tracebacks")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
+    ] = False,
+) -> None:
+    """Global options (give them before the subcommand)."""
+    G.config_path, G.log_level, G.log_format, G.debug = config, log_level, log_format, debug
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Turn an error into a message with its cause, place and fix, and the documented exit code."""
+    err = Console(stderr=True)
+    if G.debug:
+        err.print(traceback.format_exc(), highlight=False, markup=False)
+    if isinstance(exc, SyncError):
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(exc.exit_code)
+    err.print(
+        f"internal error: {type(exc).__name__}: {exc}\n  hint: run again with --debug and "
+        "report the traceback",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
+@contextmanager
+def errors_explained() -> Iterator[None]:
+    """Every command's body runs inside this: errors become messages and exit codes."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the one place that turns any error into a message
+        fail(exc)
+
+
+def load(setup_logging: bool = True) -> AppConfig:
+    """Find, load and validate the config; set up logging from it and the global flags."""
+    path = resolve_config_path(G.config_path, os.environ)
+    if setup_logging:
+        configure_logging(G.log_level or "warning", G.log_format or "auto")
+    config = load_config(path)
+    if setup_logging:
+        configure_logging(
+            G.log_level or config.logging.level, G.log_format or config.logging.format
+        )
+    return config
+
+
+@app.command()
+def sync(
+    job: Annotated[str | None, typer.Option(help="run only this job")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan, write nothing")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="with --dry-run: plan on the stored snapshot")
+    ] = False,
+    output: Annotated[str, typer.Option(help="text|json")] = "text",
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="exit 4 when a dry run finds changes")
+    ] = False,
+    allow_mass_delete: Annotated[
+        bool, typer.Option("--allow-mass-delete", help="lift max_deletes/max_delete_percent")
+    ] = False,
+) -> None:
+    """Run each job (or --job) once."""
+    with errors_explained():
+        if output not in ("text", "json"):
+            raise UsageError(f"--output must be text or json, not {output!r}")
+        config = load()
+        jobs = [config.job(job)] if job else list(config.jobs)
+        options = RunOptions(dry_run, offline, allow_mass_delete, detailed_exitcode)
+        out = Console()
+        progress = _progress_factory(out if output == "text" else None)
+        reports = run_jobs(config, jobs, options, progress=progress)
+        if output == "json":
+            print_json(reports, out)
+        else:
+            for report in reports:
+                print_text(report, out)
+        raise typer.Exit(combine_exit_codes([r.exit_code for r in reports]))
+
+
+def _progress_factory(console: Console | None) -> Callable[[int], ProgressCallback | None] | None:
+    if console is None or not console.is_terminal:
+        return None
+
+    def factory(total: int) -> ProgressCallback | None:
+        if total < 10:
+            return None
+        progress = Progress(console=console, transient=True)
+        progress.start()
+        task = progress.add_task("applying", total=total)
+        done = [0]
+
+        def tick(n: int) -> None:
+            done[0] += n
+            progress.update(task, advance=n)
+            if done[0] >= total:
+                progress.stop()
+
+        return tick
+
+    return factory
+
+
+@app.command()
+def status(
+    job: Annotated[str | None, typer.Option(help="only this job")] = None,
+    limit: Annotated[int, typer.Option(help="how many runs")] = 20,
+) -> None:
+    """Recent runs: when, how long, what they did, and how they ended."""
+    with errors_explained():
+        config = load()
+        store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
+        try:
+            runs = store.recent_runs(job=job, limit=limit)
+        finally:
+            store.close()
+        table = Table("run", "job", "mode", "started", "status", "counts", "error")
+        for r in runs:
+            counts = ", ".join(f"{k} {v}" for k, v in (r.summary or {}).items() if v)
+            table.add_row(
+                str(r.id), r.job, "dry run" if r.dry_run else "run",
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status, counts,
+                (r.error or "")[:80],
+            )
+        Console().print(table if runs else "No runs recorded yet.")
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if value[:-1].isdigit() and value[-1] in units:
+        return datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(
+            f"--since {value!r} is neither an ISO date/time nor an age like 30m, 12h, 7d"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def audit(
+    user: Annotated[str | None, typer.Option(help="username")] = None,
+    run: Annotated[int | None, typer.Option(help="run number")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time or age: 30m, 12h, 7d")] = None,
+    limit: Annotated[int, typer.Option(help="how many rows")] = 200,
+) -> None:
+    """The journal: who changed which user, when, how, and with what outcome."""
+    with errors_explained():
+        config = load()
+        store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
+        try:
+            rows = store.operations(
+                username=user, run_id=run, since=_parse_since(since), limit=limit
+            )
+        finally:
+            store.close()
+        table = Table("time", "run", "job", "action", "username", "id", "status", "changes")
+        for o in rows:
+            changes = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (o.changes or {}).items())
+            detail = changes if o.status != "failed" else f"{changes} ({o.error})"
+            table.add_row(
+                o.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id), o.job, o.action,
+                o.username, o.tt_id or "", o.status, detail,
+            )
+        Console().print(table if rows else "No journal rows match.")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the state database migrations."""
+    with errors_explained():
+        from sync.state.migrate import upgrade
+
+        config = load()
+        upgrade(config.state.url)
+        Console().print("State database is at the newest schema.")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the config, the state DB, each job's source and the API (read-only)."""
+    with errors_explained():
+        from sync.doctor import run_doctor
+
+        config = load()
+        raise typer.Exit(run_doctor(config, Console()))
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="port (0: a free one)")] = 8787,
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    bind_public: Annotated[
+        bool, typer.Option("--bind-public", help="allow a non-loopback address")
+    ] = False,
+    api_key: Annotated[str, typer.Option(help="API key to accept")] = "demo-key",
+    api_secret: Annotated[
+        str, typer.Option(help="API secret to accept", envvar="TIMETRACK_EMULATOR_SECRET")
+    ] = "demo-secret",
+    seed_users: Annotated[int, typer.Option(help="start with N generated users")] = 0,
+    seed_file: Annotated[Path | None, typer.Option(help="start with users from JSON/CSV")] = None,
+    latency_ms: Annotated[float, typer.Option(help="added latency per request")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option(help="random extra latency up to this")] = 0.0,
+    fail_rate: Annotated[float, typer.Option(help="share of requests answered 5xx")] = 0.0,
+    fail_after_write_rate: Annotated[
+        float, typer.Option(help="share of writes applied, then answered 500")
+    ] = 0.0,
+    rate_limit_rate: Annotated[float, typer.Option(help="share answered 429")] = 0.0,
+    drop_rate: Annotated[float, typer.Option(help="share of connections dropped")] = 0.0,
+    list_shape: Annotated[str, typer.Option(help="bare|data|users|items|results")] = "bare",
+    bool_style: Annotated[str, typer.Option(help="json|int|string")] = "json",
+    delete_mode: Annotated[str, typer.Option(help="hard|soft")] = "hard",
+    seed: Annotated[int, typer.Option(help="random seed for faults and data")] = 0,
+) -> None:
+    """Serve the bundled TimeTrack emulator (loopback only unless --bind-public)."""
+    with errors_explained():
+        from sync.timetrack.emulator import EmulatorOptions, run_emulator_cli
+
+        configure_logging(G.log_level or "info", G.log_format or "auto")
+        options = EmulatorOptions(
+            api_key=api_key, api_secret=api_secret, latency_ms=latency_ms, jitter_ms=jitter_ms,
+            fail_rate=fail_rate, fail_after_write_rate=fail_after_write_rate,
+            rate_limit_rate=rate_limit_rate, drop_rate=drop_rate, list_shape=list_shape,
+            bool_style=bool_style, delete_mode=delete_mode, seed=seed,
+        )
+        try:
+            run_emulator_cli(
+                options, host=host, port=port, seed_users=seed_users, seed_file=seed_file,
+                allow_public=bind_public,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc), hint="use 127.0.0.1, or pass --bind-public") from None
+
+
+@app.command()
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="keep the demo state DB in this folder")] = None,
+) -> None:
+    """The whole job end to end on embedded defaults: sample CSV, emulator, temp SQLite."""
+    with errors_explained():
+        from sync.demo import run_demo
+
+        configure_logging(G.log_level or "warning", G.log_format or "auto")
+        raise typer.Exit(run_demo(Console(), keep=keep))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="timetrack-sync")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Applies a Plan through the TimeTrack client: the only place that writes to TimeTrack.
+
+Every write follows the write-ahead journal of the architecture: its operation row is committed
+`pending` before the call, and becomes `done` or `failed` after it, in one transaction with the
+link and snapshot change. Creates and updates run concurrently (bounded by a thread pool of the
+client's concurrency); deletes run after them; the deletes of `on_rename: recreate` run first so
+the username is free for the new user. One failed operation never stops the others; an
+authentication failure stops submitting new ones (every further call would fail the same way).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from sync.model import Action, DesiredUser, Operation, Plan
+from sync.state.store import StateStore
+from sync.timetrack.client import TimeTrackClient, WriteResult
+from sync.timetrack.errors import AuthError, NotFoundError, TimeTrackError
+
+log = structlog.get_logger(__name__)
+
+PASSWORD_LENGTH = 24
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits + "!#%+-.:=?@_~"
+
+ProgressCallback = Callable[[int], None]
+
+
+def generate_password(length: int = PASSWORD_LENGTH) -> str:
+    """A random password with letters, digits and symbols (sent once, never stored)."""
+    while True:
+        candidate = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+        if (
+            any(c.islower() for c in candidate)
+            and any(c.isupper() for c in candidate)
+            and any(c.isdigit() for c in candidate)
+            and any(not c.isalnum() for c in candidate)
+        ):
+            return candidate
+
+
+def desired_hash(fields: Mapping[str, Any]) -> str:
+    """A stable fingerprint of a desired user's fields (stored with the link for audit)."""
+    text = json.dumps(dict(fields), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class FailedOperation:
+    """An operation that did not take effect, and why."""
+
+    operation: Operation
+    error: str
+    http_status: int | None
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What the executor did: counts of done operations and every failure."""
+
+    done: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Action})
+    failed: list[FailedOperation] = field(default_factory=list)
+    aborted: str | None = None  # set when an error stopped further operations
+
+    @property
+    def done_total(self) -> int:
+        """Number of operations that took effect."""
+        return sum(self.done.values())
+
+
+class Executor:
+    """Runs the operations of one plan for one job, journaling each."""
+
+    def __init__(
+        self,
+        client: TimeTrackClient,
+        store: StateStore,
+        *,
+        run_id: int,
+        job: str,
+        desired: Mapping[str, DesiredUser],
+        concurrency: int,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._run_id = run_id
+        self._job = job
+        self._desired = desired
+        self._concurrency = max(1, concurrency)
+        self._progress = progress
+        self.result = ApplyResult()
+
+    def apply(self, plan: Plan) -> ApplyResult:
+        """Apply every operation of the plan in its phases; return what happened."""
+        ops = plan.operations
+        recreate_deletes = [op for op in ops if op.action is Action.DELETE and op.recreate]
+        failed_recreates = self._run_phase(recreate_deletes)
+        self._run_local_adopts([op for op in ops if op.action is Action.ADOPT])
+        writes = [
+            op
+            for op in ops
+            if op.action in (Action.CREATE, Action.UPDATE)
+            and not (op.recreate and op.key in failed_recreates)
+        ]
+        self._skip_creates_of_failed_recreates(ops, failed_recreates)
+        self._run_phase(writes)
+        self._run_phase([op for op in ops if op.action is Action.DELETE and not op.recreate])
+        return self.result
+
+    def _skip_creates_of_failed_recreates(
+        self, ops: Iterable[Operation], failed_keys: set[str]
+    ) -> None:
+        for op in ops:
+            if op.action is Action.CREATE and op.recreate and op.key in failed_keys:
+                op_id = self._store.journal_pending(self._run_id, self._job, op)
+                reason = "not recreated: deleting the old user failed"
+                self._store.journal_failed(op_id, http_status=None, error=reason, attempts=0)
+                self.result.failed.append(FailedOperation(op, reason, None))
+                self._tick()
+
+    def _run_local_adopts(self, adopts: list[Operation]) -> None:
+        # Adopting writes nothing to TimeTrack: it only records ownership (and an audit row).
+        for op in adopts:
+            op_id = self._store.journal_pending(self._run_id, self._job, op)
+            self._store.journal_done(
+                op_id,
+                self._job,
+                op,
+                user=None,
+                http_status=None,
+                attempts=0,
+                desired_hash=self._hash_for(op),
+            )
+            self.result.done[op.action.value] += 1
+            self._tick()
+
+    def _run_phase(self, ops: list[Operation]) -> set[str]:
+        """Run operations concurrently; return the keys of the failed ones."""
+        failed: set[str] = set()
+        if not ops:
+            return failed
+        window = self._concurrency * 2
+        queue = list(reversed(ops))
+        in_flight: dict[Future[WriteResult], tuple[Operation, int]] = {}
+        with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="apply") as pool:
+            while queue or in_flight:
+                while queue and len(in_flight) < window and self.result.aborted is None:
+                    op = queue.pop()
+                    op_id = self._store.journal_pending(self._run_id, self._job, op)
+                    in_flight[pool.submit(self._call, op)] = (op, op_id)
+                if not in_flight:
+                    break
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    op, op_id = in_flight.pop(future)
+                    if not self._record(future, op, op_id):
+                        failed.add(op.key)
+        return failed
+
+    def _call(self, op: Operation) -> WriteResult:
+        if op.action is Action.CREATE:
+            fields = {**op.payload(), "password": generate_password()}
+            return self._client.create_user(fields)
+        assert op.tt_id is not None, f"{op.action} without a TimeTrack id"
+        if op.action is Action.UPDATE:
+            return self._client.update_user(op.tt_id, op.payload())
+        try:
+            return self._client.delete_user(op.tt_id)
+        except NotFoundError as exc:
+            # Already gone: the goal of the delete holds.
+            return WriteResult(status_code=404, attempts=exc.attempts, user=None)
+
+    def _record(self, future: Future[WriteResult], op: Operation, op_id: int) -> bool:
+        try:
+            result = future.result()
+        except TimeTrackError as exc:
+            self._store.journal_failed(
+                op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
+            )
+            self.result.failed.append(FailedOperation(op, str(exc), exc.status_code))
+            log.warning("operation_failed", action=op.action.value, username=op.username,
+                        key=op.key, status=exc.status_code, error=str(exc))
+            if isinstance(exc, AuthError):
+                self.result.aborted = str(exc)
+            self._tick()
+            return False
+        self._store.journal_done(
+            op_id,
+            self._job,
+            op,
+            user=result.user,
+            http_status=result.status_code or None,
+            attempts=result.attempts,
+            desired_hash=self._hash_for(op),
+        )
+        self.result.done[op.action.value] += 1
+        log.info("operation_done", action=op.action.value, username=op.username, key=op.key,
+                 tt_id=op.tt_id or (result.user.id if result.user else None))
+        self._tick()
+        return True
+
+    def _hash_for(self, op: Operation) -> str | None:
+        desired = self._desired.get(op.key)
+        return desired_hash(desired.fields) if desired is not None else None
+
+    def _tick(self) -> None:
+        if self._progress is not None:
+            self._progress(1)

@@ -1,0 +1,141 @@
+"""Renders run reports: the documented JSON document, or a change plan for people (Rich)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from sync.engine import RunReport
+from sync.model import Action, Operation, Plan
+
+_VERB = {
+    Action.CREATE: ("create", "would create"),
+    Action.ADOPT: ("adopt", "would adopt"),
+    Action.UPDATE: ("update", "would update"),
+    Action.DELETE: ("delete", "would delete"),
+}
+_STYLE = {
+    Action.CREATE: "green",
+    Action.ADOPT: "cyan",
+    Action.UPDATE: "yellow",
+    Action.DELETE: "red",
+}
+
+
+def report_document(report: RunReport) -> dict[str, Any]:
+    """The JSON document of one job's run (the CLI contract; never a password)."""
+    the_plan = report.plan or Plan()
+    doc: dict[str, Any] = {
+        "job": report.job,
+        "run_id": report.run_id,
+        "dry_run": report.dry_run,
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "summary": report.summary(),
+        "operations": [_operation_doc(op) for op in the_plan.operations],
+        "conflicts": [
+            {"kind": c.kind.value, "key": c.key, "username": c.username, "reason": c.reason}
+            for c in the_plan.conflicts
+        ],
+        "skipped": [{"origin": s.origin, "key": s.key, "reason": s.reason} for s in the_plan.skipped],
+        "guards": [
+            {"name": g.name, "tripped": g.tripped, "overridden": g.overridden, "message": g.message}
+            for g in the_plan.guards
+        ],
+        "source_records": report.source_records,
+        "duration_seconds": report.duration_seconds,
+        "error": str(report.error) if report.error else None,
+    }
+    if report.applied is not None:
+        doc["failed"] = [
+            {**_operation_doc(f.operation), "error": f.error, "http_status": f.http_status}
+            for f in report.applied.failed
+        ]
+    return doc
+
+
+def _operation_doc(op: Operation) -> dict[str, Any]:
+    return {
+        "action": op.action.value,
+        "key": op.key,
+        "username": op.username,
+        "id": op.tt_id,
+        "changes": {name: [old, new] for name, (old, new) in op.changes.items()},
+        "reason": op.reason or None,
+    }
+
+
+def print_json(reports: list[RunReport], console: Console) -> None:
+    """One JSON document per job, or a JSON array of them when several jobs ran."""
+    docs = [report_document(r) for r in reports]
+    payload: Any = docs[0] if len(docs) == 1 else docs
+    console.file.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_text(report: RunReport, console: Console, *, max_rows: int | None = None) -> None:
+    """A change plan people can read: operations, conflicts, skipped, guards, outcome."""
+    the_plan = report.plan or Plan()
+    mode = "dry run" if report.dry_run else "run"
+    console.print(f"[bold]Job {report.job}[/bold] ({mode} #{report.run_id})")
+    if report.plan is None:
+        console.print(f"[red]error:[/red] {report.error}" if report.error else "nothing planned")
+        return
+    if the_plan.operations:
+        console.print(_operations_table(the_plan, report.dry_run, max_rows))
+    else:
+        console.print("No changes: TimeTrack matches the source.")
+    if the_plan.conflicts:
+        table = Table("conflict", "key", "username", "reason", title="Conflicts (left out)")
+        for c in the_plan.conflicts:
+            table.add_row(c.kind.value, c.key, c.username, c.reason)
+        console.print(table)
+    if the_plan.skipped:
+        table = Table("record", "key", "reason", title="Skipped")
+        for s in the_plan.skipped:
+            table.add_row(s.origin, s.key or "", s.reason)
+        console.print(table)
+    for g in the_plan.guards:
+        if g.tripped:
+            state = "overridden by --allow-mass-delete" if g.overridden else "deletes held back"
+            console.print(f"[bold red]guard {g.name}[/bold red]: {g.message} ({state})")
+    _print_outcome(report, console)
+
+
+def _operations_table(the_plan: Plan, dry_run: bool, max_rows: int | None) -> Table:
+    table = Table("action", "username", "key", "id", "details", title="Changes")
+    shown = the_plan.operations[:max_rows] if max_rows else the_plan.operations
+    hidden = len(the_plan.operations) - len(shown)
+    if hidden:
+        table.caption = f"... and {hidden} more (--output json lists every one)"
+    for op in shown:
+        verb = _VERB[op.action][1 if dry_run else 0]
+        table.add_row(
+            f"[{_STYLE[op.action]}]{verb}[/]", op.username, op.key, op.tt_id or "", _details(op)
+        )
+    return table
+
+
+def _details(op: Operation) -> str:
+    if op.action is Action.UPDATE:
+        return "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in op.changes.items())
+    return op.reason
+
+
+def _print_outcome(report: RunReport, console: Console) -> None:
+    counts = report.summary()
+    shown = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+    console.print(f"Summary: {shown or 'nothing to do'}")
+    if report.applied is not None:
+        for failure in report.applied.failed:
+            console.print(
+                f"[red]failed[/red] {failure.operation.describe()}: {failure.error}",
+                highlight=False,
+            )
+        if report.applied.aborted:
+            console.print(f"[red]stopped early:[/red] {report.applied.aborted}")
+    if report.error:
+        console.print(f"[red]error:[/red] {report.error}", highlight=False)
+    console.print(f"Status: {report.status} (exit {report.exit_code})")
