@@ -1,0 +1,180 @@
+"""The engine end to end: real HTTP to the emulator, a real SQLite state DB, a real CSV."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.config import AppConfig, load_config
+from sync.engine import RunOptions, RunReport, run_jobs
+from sync.model import Action, Operation, TimeTrackUser
+from sync.state.store import StateStore
+from sync.timetrack.client import TimeTrackClient
+from sync.timetrack.emulator import EmulatorOptions, EmulatorState, RunningEmulator, serve_in_thread
+from tests.syncenv import API_KEY, API_SECRET, SyncEnv, make_env, person, write_csv
+
+
+@pytest.fixture
+def emu() -> Iterator[RunningEmulator]:
+    state = EmulatorState(EmulatorOptions(api_key=API_KEY, api_secret=API_SECRET))
+    with serve_in_thread(state) as running:
+        yield running
+
+
+def run(env: SyncEnv, **options: bool) -> RunReport:
+    config: AppConfig = load_config(env.config)
+    return run_jobs(config, list(config.jobs), RunOptions(**options))[0]
+
+
+def usernames(emu: RunningEmulator) -> Counter[str]:
+    return Counter(u["username"].casefold() for u in emu.state.users())
+
+
+def journal(env: SyncEnv) -> list[tuple[str, str, str]]:
+    store = StateStore(env.state_url)
+    try:
+        return [(o.action, o.username, o.status) for o in store.operations(limit=10_000)]
+    finally:
+        store.close()
+
+
+def test_first_run_creates_everyone_and_second_run_is_a_no_op(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(30)])
+    first = run(env)
+    assert (first.status, first.exit_code) == ("succeeded", 0)
+    assert first.summary()["create"] == 30
+    assert len(emu.state.users()) == 30
+    writes_before = len(emu.state.writes)
+    second = run(env)
+    assert second.plan is not None and second.plan.is_empty
+    assert second.summary()["unchanged"] == 30
+    assert len(emu.state.writes) == writes_before
+    assert second.requests == 1  # one list page, no writes
+
+
+def test_dry_run_writes_nothing_and_reports_changes(tmp_path: Path, emu: RunningEmulator) -> None:
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(5)])
+    report = run(env, dry_run=True, detailed_exitcode=True)
+    assert report.exit_code == 4
+    assert report.summary()["create"] == 5
+    assert emu.state.users() == []
+    assert journal(env) == []
+
+
+def test_existing_user_with_matching_key_is_adopted_and_updated(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    emu.state.add_user(username="user1", firstName="First1", lastName="Wrong",
+                       email="user1@example.com", personalNumber="E-00001")
+    env = make_env(tmp_path, emu.url, [person(1), person(2)])
+    report = run(env)
+    assert report.plan is not None
+    actions = sorted((op.action.value, op.username) for op in report.plan.operations)
+    assert actions == [("adopt", "user1"), ("create", "user2"), ("update", "user1")]
+    adopted = next(u for u in emu.state.users() if u["username"] == "user1")
+    assert adopted["lastName"] == "Last1"
+    assert len(emu.state.users()) == 2
+
+
+def test_unowned_and_protected_users_are_never_touched(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    emu.state.add_user(username="api-admin", firstName="API", lastName="Admin",
+                       email="api@example.com")
+    emu.state.add_user(username="outsider", firstName="Out", lastName="Sider",
+                       email="out@example.com", personalNumber="X-1")
+    env = make_env(tmp_path, emu.url, [person(1)], policy="delete: true\nprotected: [api-admin]")
+    run(env)
+    write_csv(env.csv, [person(1, status="terminated")])
+    run(env)
+    names = usernames(emu)
+    assert names["api-admin"] == 1 and names["outsider"] == 1
+    assert names["user1"] == 0
+
+
+def test_leaver_is_deleted_only_after_grace_runs(tmp_path: Path, emu: RunningEmulator) -> None:
+    rows = [person(n) for n in range(20)]
+    env = make_env(tmp_path, emu.url, rows, policy="delete: true\ndelete_grace_runs: 2")
+    run(env)
+    rows[3] = person(3, status="terminated")
+    write_csv(env.csv, rows)
+    seen = []
+    for _ in range(3):
+        run(env)
+        seen.append(usernames(emu)["user3"])
+    assert seen == [1, 1, 0]
+
+
+def test_mass_delete_is_guarded_but_creates_still_happen(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    rows = [person(n) for n in range(40)]
+    env = make_env(tmp_path, emu.url, rows, policy="delete: true\nmax_deletes: 5")
+    run(env)
+    write_csv(env.csv, [*rows[:30], person(99)])
+    guarded = run(env)
+    assert (guarded.status, guarded.exit_code) == ("guarded", 3)
+    assert len(emu.state.users()) == 41
+    assert usernames(emu)["user99"] == 1
+    forced = run(env, allow_mass_delete=True)
+    assert forced.exit_code == 0
+    assert len(emu.state.users()) == 31
+
+
+def test_empty_source_aborts_before_planning_with_zero_deletes(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(10)])
+    run(env)
+    write_csv(env.csv, [])
+    report = run(env, allow_mass_delete=True)
+    assert (report.status, report.exit_code) == ("guarded", 3)
+    assert report.plan is None
+    assert len(emu.state.users()) == 10
+
+
+def test_crashed_create_is_linked_not_duplicated(tmp_path: Path, emu: RunningEmulator) -> None:
+    env = make_env(tmp_path, emu.url, [person(1)])
+    # A run that crashed after POST took effect but before its result was journaled:
+    store = StateStore(env.state_url)
+    run_id = store.start_run("hr", dry_run=False)
+    op = Operation(Action.CREATE, key="e-00001", username="user1",
+                   changes={"username": (None, "user1")})
+    store.journal_pending(run_id, "hr", op)
+    store.close()
+    emu.state.add_user(username="user1", firstName="First1", lastName="Last1",
+                       email="user1@example.com", personalNumber="E-00001", language="en")
+    report = run(env)
+    assert report.exit_code == 0
+    assert usernames(emu)["user1"] == 1
+    assert report.plan is not None and report.plan.of(Action.CREATE) == ()
+    assert ("create", "user1", "done") in journal(env)
+    assert all(status != "pending" for _a, _u, status in journal(env))
+
+
+def test_one_rejected_create_fails_alone_and_the_run_is_partial(
+    tmp_path: Path, emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(5)],
+                   extra_timetrack="  max_retries: 0\n")
+    config = load_config(env.config)
+    # Someone creates "user2" by hand after our snapshot was taken: the API refuses our create.
+    original = TimeTrackClient.list_users
+
+    def list_then_race(self: TimeTrackClient) -> list[TimeTrackUser]:
+        users = original(self)
+        emu.state.add_user(username="user2", firstName="X", lastName="Y", email="x@example.com")
+        return users
+
+    monkeypatch.setattr(TimeTrackClient, "list_users", list_then_race)
+    report = run_jobs(config, list(config.jobs), RunOptions())[0]
+    assert (report.status, report.exit_code) == ("partial", 1)
+    assert report.applied is not None
+    assert [f.operation.username for f in report.applied.failed] == ["user2"]
+    assert report.applied.done["create"] == 4
+    assert ("create", "user2", "failed") in journal(env)
