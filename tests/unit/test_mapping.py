@@ -1,0 +1,302 @@
+"""The mapping: literals and sandboxed templates, typed coercion, skips and config errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from sync.errors import MappingError
+from sync.mapping import Mapper, parse_bool
+from sync.model import DesiredUser, Person, Skipped
+
+MAPPING: dict[str, Any] = {
+    "username": "{{ email.split('@')[0] | lower }}",
+    "firstName": "{{ first_name }}",
+    "lastName": "{{ last_name }}",
+    "email": "{{ email | lower }}",
+    "personalNumber": "{{ employee_id }}",
+    "language": "{{ language | default('de', true) }}",
+    "admin": False,
+    "teamLead": "{{ role == 'manager' }}",
+}
+ACTIVE = "{{ status == 'active' }}"
+
+
+def person(origin: str = "people.csv:2", **attributes: Any) -> Person:
+    record = {
+        "employee_id": " 1001 ",
+        "first_name": "Jörg",
+        "last_name": "Müller",
+        "email": "Joerg.Mueller@Example.com",
+        "role": "manager",
+        "status": "active",
+        "language": "",
+    }
+    record.update(attributes)
+    return Person(attributes=record, origin=origin)
+
+
+def mapper(match_on: str = "personalNumber", active: str | bool = ACTIVE, **fields: Any) -> Mapper:
+    return Mapper({**MAPPING, **fields}, active, match_on)
+
+
+def desired(result: DesiredUser | Skipped) -> DesiredUser:
+    assert isinstance(result, DesiredUser), result
+    return result
+
+
+def skipped(result: DesiredUser | Skipped) -> Skipped:
+    assert isinstance(result, Skipped), result
+    return result
+
+
+def test_maps_a_record_to_typed_fields() -> None:
+    user = desired(mapper().map(person()))
+    assert user.fields == {
+        "username": "joerg.mueller",
+        "firstName": "Jörg",
+        "lastName": "Müller",
+        "email": "joerg.mueller@example.com",
+        "personalNumber": "1001",
+        "language": "de",
+        "admin": False,
+        "teamLead": True,
+    }
+    assert user.key == "1001"
+    assert user.active is True
+    assert user.origin == "people.csv:2"
+
+
+def test_fields_are_exactly_the_mapped_ones() -> None:
+    mapping = {k: v for k, v in MAPPING.items() if k not in ("language", "admin", "teamLead")}
+    user = desired(Mapper(mapping, True, "email").map(person()))
+    assert set(user.fields) == {"username", "firstName", "lastName", "email", "personalNumber"}
+    assert user.key == "joerg.mueller@example.com"
+
+
+def test_literals_are_used_as_given() -> None:
+    user = desired(mapper(language="  en ", personalNumber=4711, admin=True).map(person()))
+    assert user.fields["language"] == "en"
+    assert user.fields["personalNumber"] == "4711"
+    assert user.fields["admin"] is True
+
+
+def test_a_string_without_template_marks_is_a_literal() -> None:
+    user = desired(mapper(lastName="first_name").map(person()))
+    assert user.fields["lastName"] == "first_name"
+
+
+def test_values_are_stripped() -> None:
+    user = desired(mapper().map(person(first_name="  Ann  ", last_name="\tLee ")))
+    assert (user.fields["firstName"], user.fields["lastName"]) == ("Ann", "Lee")
+
+
+def test_empty_personal_number_becomes_none() -> None:
+    user = desired(mapper(match_on="email").map(person(employee_id="  ")))
+    assert user.fields["personalNumber"] is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("True", True),
+        ("YES", True),
+        ("1", True),
+        ("false", False),
+        ("False", False),
+        ("no", False),
+        ("0", False),
+        ("", False),
+        (" TRUE ", True),
+    ],
+)
+def test_bool_fields_parse_common_spellings(text: str, value: bool) -> None:
+    user = desired(mapper(admin="{{ is_admin }}").map(person(is_admin=text)))
+    assert user.fields["admin"] is value
+    assert parse_bool(text) is value
+
+
+def test_bool_field_with_another_value_skips_the_person() -> None:
+    result = skipped(mapper(admin="{{ is_admin }}").map(person(is_admin="maybe")))
+    assert result.reason == "admin: 'maybe' is not true or false"
+    assert result.key == "1001"
+    assert result.origin == "people.csv:2"
+
+
+def test_active_template_is_coerced_to_bool() -> None:
+    assert desired(mapper().map(person(status="terminated"))).active is False
+    assert desired(mapper(active="{{ status }}").map(person(status="1"))).active is True
+    assert desired(mapper(active="{{ status }}").map(person(status=""))).active is False
+
+
+def test_active_literal() -> None:
+    assert desired(mapper(active=False).map(person())).active is False
+
+
+def test_active_rendering_that_is_not_a_bool_skips_the_person() -> None:
+    result = skipped(mapper(active="{{ status }}").map(person(status="maybe")))
+    assert result.reason == "active: 'maybe' is not true or false"
+
+
+@pytest.mark.parametrize("email", ["jdoe", "j doe@example.com", "a@b@example.com", "a@localhost"])
+def test_invalid_email_skips_the_person_with_the_reason(email: str) -> None:
+    result = skipped(mapper().map(person(email=email)))
+    assert result.reason == f"invalid email {email.lower()!r}"
+
+
+def test_empty_first_name_skips_the_person() -> None:
+    result = skipped(mapper().map(person(first_name="   ")))
+    assert result.reason == "missing firstName"
+    assert result.key == "1001"
+
+
+def test_empty_match_key_skips_the_person_without_a_key() -> None:
+    result = skipped(mapper().map(person(employee_id="")))
+    assert result.key is None
+    assert "empty match key" in result.reason
+
+
+def test_data_dependent_template_failure_skips_the_person() -> None:
+    result = skipped(mapper(username="{{ email.split('@')[1] }}").map(person(email="x")))
+    assert result.reason.startswith("mapping.username: cannot evaluate")
+
+
+def test_undefined_name_is_a_mapping_error_naming_field_origin_and_names() -> None:
+    with pytest.raises(MappingError) as caught:
+        mapper(firstName="{{ given_name }}").map(person(origin="people.csv:7"))
+    message = str(caught.value)
+    assert message.startswith("mapping.firstName: given_name is undefined")
+    assert "people.csv:7" in message
+    assert "first_name" in message
+    assert "employee_id" in message
+
+
+def test_name_with_default_may_be_absent() -> None:
+    record = person()
+    del record.attributes["language"]  # type: ignore[attr-defined]
+    assert desired(mapper().map(record)).fields["language"] == "de"
+
+
+def test_template_syntax_error_names_the_field_and_template() -> None:
+    with pytest.raises(MappingError, match=r"mapping\.firstName: template syntax error") as caught:
+        mapper(firstName="{{ first_name ")
+    assert "'{{ first_name '" in str(caught.value)
+
+
+def test_active_syntax_error_names_active() -> None:
+    with pytest.raises(MappingError, match=r"^active: template syntax error"):
+        mapper(active="{% if %}")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__ }}",
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ record.__class__ }}",
+        "{{ record.clear() }}",
+    ],
+)
+def test_sandbox_escape_is_a_mapping_error(template: str) -> None:
+    with pytest.raises(MappingError, match="refused by the sandbox"):
+        mapper(firstName=template).map(person())
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% for i in range(10**9) %}x{% endfor %}",
+        "{{ range(100000000) | list | length }}",
+        "{% for i in range(9000) %}{{ first_name }}{% endfor %}",
+        "{{ 'x' * 1000000000 }}",
+        "{{ 2 ** 100000000 }}",
+    ],
+)
+def test_huge_output_or_range_is_refused_quickly(template: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(MappingError, match="refused by the sandbox"):
+        mapper(firstName=template).map(person())
+    assert time.perf_counter() - started < 2
+
+
+def test_small_ranges_work() -> None:
+    user = desired(mapper(lastName="{{ range(3) | join('-') }}").map(person()))
+    assert user.fields["lastName"] == "0-1-2"
+
+
+def test_names_match_attributes_differing_only_in_case() -> None:
+    record = Person(
+        attributes={"Mail": "a@example.com", "GivenName": "Ann", "SN": "Lee", "UID": "alee"},
+        origin="uid=alee,ou=people,dc=example,dc=com",
+    )
+    mapping = {
+        "username": "{{ uid }}",
+        "firstName": "{{ givenName }}",
+        "lastName": "{{ sn }}",
+        "email": "{{ mail }}",
+    }
+    user = desired(Mapper(mapping, True, "username").map(record))
+    assert user.fields == {
+        "username": "alee",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "email": "a@example.com",
+    }
+
+
+def test_exact_name_wins_over_a_case_variant() -> None:
+    user = desired(mapper().map(person(First_Name="Other")))
+    assert user.fields["firstName"] == "Jörg"
+
+
+def test_record_gives_access_to_any_column_name() -> None:
+    user = desired(mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"})))
+    assert user.fields["lastName"] == "X"
+
+
+def test_referenced_names_lists_the_columns_the_templates_read() -> None:
+    names = mapper().referenced_names()
+    assert names == {"email", "first_name", "last_name", "employee_id", "role", "status"}
+
+
+def test_referenced_names_excludes_record_groups_loop_variables_and_globals() -> None:
+    m = mapper(
+        lastName="{% for i in range(2) %}{{ record['x'] }}{% endfor %}{{ groups.admins }}",
+        admin="{% set flag = dept == 'IT' %}{{ flag }}",
+    )
+    assert "dept" in m.referenced_names()
+    assert not {"record", "groups", "i", "range", "flag"} & m.referenced_names()
+
+
+def test_name_used_both_with_and_without_default_is_required() -> None:
+    m = mapper(language="{{ language | default('de') }}{{ language }}")
+    assert "language" in m.referenced_names()
+
+
+def test_map_all_separates_desired_and_skipped() -> None:
+    people = [person(), person(origin="people.csv:3", email="bad", employee_id="1002")]
+    wanted, left_out = mapper().map_all(people)
+    assert [u.key for u in wanted] == ["1001"]
+    assert [(s.origin, s.key) for s in left_out] == [("people.csv:3", "1002")]
+
+
+@pytest.mark.parametrize("field", ["password", "enabled", "id"])
+def test_fields_the_sync_manages_cannot_be_mapped(field: str) -> None:
+    with pytest.raises(MappingError, match=f"mapping.{field}: this field cannot be mapped"):
+        mapper(**{field: "x"})
+
+
+def test_unmapped_required_field_is_a_mapping_error() -> None:
+    mapping = {k: v for k, v in MAPPING.items() if k != "email"}
+    with pytest.raises(MappingError, match="required fields are not mapped: email"):
+        Mapper(mapping, True, "username")
+
+
+def test_match_on_must_be_mapped() -> None:
+    mapping = {k: v for k, v in MAPPING.items() if k != "personalNumber"}
+    with pytest.raises(MappingError, match="match_on"):
+        Mapper(mapping, True, "personalNumber")
