@@ -1,0 +1,313 @@
+"""The Starlette app of the TimeTrack emulator: users API, admin routes, fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sync.timetrack.emulator_options import (
+    BOOL_FIELDS,
+    CODE_AUTH,
+    CODE_BAD_PAGING,
+    CODE_RATE_LIMITED,
+    CODE_SERVER,
+    ApiError,
+    EmulatorOptions,
+    FaultPlan,
+    not_found,
+)
+from sync.timetrack.emulator_store import EmulatorState
+
+API_PREFIX = "/api/v2/ext"
+ADMIN_PREFIX = "/_emulator"
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ConnectionDropped(Exception):
+    """Raised after a response has started so that uvicorn closes the connection mid-answer."""
+
+
+def render_user(user: dict[str, Any], options: EmulatorOptions) -> dict[str, Any]:
+    """A stored user as the API answers it, in the configured bool and personalNumber styles."""
+    out = dict(user)
+    for name in BOOL_FIELDS:
+        if name in out and isinstance(out[name], bool):
+            if options.bool_style == "int":
+                out[name] = int(out[name])
+            elif options.bool_style == "string":
+                out[name] = "1" if out[name] else "0"
+    number = out.get("personalNumber")
+    if number is not None:
+        text = str(number)
+        numeric = options.personal_number_style == "number" and text.isdigit()
+        out["personalNumber"] = int(text) if numeric else text
+    return out
+
+
+def _paging(request: Request, options: EmulatorOptions) -> tuple[int, int]:
+    """(offset, limit) from page_number and limit; ApiError 400 when out of range."""
+    try:
+        page = int(request.query_params.get("page_number", "0"))
+        limit = int(request.query_params.get("limit", str(DEFAULT_LIMIT)))
+    except ValueError:
+        raise ApiError(
+            400, CODE_BAD_PAGING, "Bad Request", "page_number and limit must be integers"
+        ) from None
+    if page < 0:
+        raise ApiError(400, CODE_BAD_PAGING, "Bad Request", "page_number must be >= 0")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise ApiError(
+            400, CODE_BAD_PAGING, "Bad Request", f"limit must be between 0 and {MAX_LIMIT}"
+        )
+    offset = 0 if options.ignore_paging else page * limit
+    return offset, limit
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"null")
+    except ValueError:
+        raise ApiError(400, 15000, "Bad Request", "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, 15000, "Bad Request", "body must be a JSON object")
+    return body
+
+
+def _user_id(request: Request) -> int:
+    raw = request.path_params["user_id"]
+    if not raw.isdigit():
+        raise not_found(raw)
+    return int(raw)
+
+
+class _Api:
+    """Endpoints of the users API over one EmulatorState."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def _auth(self, request: Request) -> None:
+        opts = self.state.options
+        key = request.headers.get("x-timetrack-api-key", "")
+        secret = request.headers.get("x-timetrack-api-secret", "")
+        key_ok = hmac.compare_digest(key.encode(), opts.api_key.encode())
+        secret_ok = hmac.compare_digest(secret.encode(), opts.api_secret.encode())
+        if not (key_ok and secret_ok):
+            raise ApiError(401, CODE_AUTH, "Unauthorized", "Invalid or missing API key or secret")
+
+    async def users(self, request: Request) -> Response:
+        """GET users (list, paged, filtered) and POST users (create)."""
+        self._auth(request)
+        opts = self.state.options
+        if request.method == "POST":
+            user = self.state.api_create(await _json_object(request))
+            if not opts.post_returns_id:
+                return JSONResponse({}, status_code=201)
+            return JSONResponse(render_user(user, opts), status_code=201)
+        offset, limit = _paging(request, opts)
+        filters = {
+            k: v for k, v in request.query_params.items() if k not in ("page_number", "limit")
+        }
+        page = self.state.api_list(filters)[offset : offset + limit]
+        rendered = [render_user(user, opts) for user in page]
+        if opts.list_shape == "bare":
+            return JSONResponse(rendered)
+        return JSONResponse({opts.list_shape: rendered})
+
+    async def user(self, request: Request) -> Response:
+        """GET, PUT and DELETE users/{id}."""
+        self._auth(request)
+        user_id = _user_id(request)
+        opts = self.state.options
+        if request.method == "GET":
+            return JSONResponse(render_user(self.state.api_get(user_id), opts))
+        if request.method == "PUT":
+            body = await _json_object(request)
+            return JSONResponse(render_user(self.state.api_update(user_id, body), opts))
+        self.state.api_delete(user_id)
+        return Response(status_code=204)
+
+
+class _Admin:
+    """Routes under /_emulator/: no API auth, loopback clients only."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    @staticmethod
+    def _loopback(request: Request) -> None:
+        host = request.client.host if request.client else ""
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host).is_loopback:
+                return
+        raise HTTPException(403, "admin routes answer loopback clients only")
+
+    async def users(self, request: Request) -> Response:
+        """GET: every user unpaged; POST: insert one user directly."""
+        self._loopback(request)
+        if request.method == "POST":
+            try:
+                user = self.state.add_user(**await _json_object(request))
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONResponse(user, status_code=201)
+        return JSONResponse(self.state.users())
+
+    async def stats(self, request: Request) -> Response:
+        """Request counters and the write audit."""
+        self._loopback(request)
+        return JSONResponse(self.state.stats())
+
+    async def options(self, request: Request) -> Response:
+        """POST a JSON patch of options; GET the current ones (never the secret)."""
+        self._loopback(request)
+        if request.method == "POST":
+            try:
+                self.state.set_options(**await _json_object(request))
+            except (TypeError, ValueError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(self.state.options.public_dict())
+
+    async def reset(self, request: Request) -> Response:
+        """Drop users, counters and writes (options stay)."""
+        self._loopback(request)
+        self.state.reset()
+        return JSONResponse({"ok": True})
+
+
+def _error_response(status: int, code: int, title: str, detail: str, **kw: Any) -> JSONResponse:
+    return JSONResponse(ApiError(status, code, title, detail).body(), status_code=status, **kw)
+
+
+def _retry_after(options: EmulatorOptions) -> dict[str, str]:
+    if options.retry_after is None:
+        return {}
+    if options.retry_after == "date":
+        # HTTP dates have whole seconds: round up so the date never lies in the past.
+        return {"Retry-After": formatdate(math.ceil(time.time()) + 1, usegmt=True)}
+    return {"Retry-After": str(options.retry_after)}
+
+
+class FaultMiddleware:
+    """Counts API requests and injects the faults the seeded dice choose (API routes only)."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        method = str(scope["method"])
+        self.state.count_request(method)
+        plan: FaultPlan = self.state.draw_faults(method)
+        if plan.delay_seconds > 0:
+            await asyncio.sleep(plan.delay_seconds)
+        if plan.before is not None:
+            await self._fault(plan.before, scope, receive, send)
+        elif plan.after is not None:
+            await self.app(scope, receive, _discard)  # the request has its effect; answer lost
+            await self._fault(plan.after, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _fault(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if kind == "drop":
+            # Start an answer, then fail: uvicorn can no longer send a 500 and closes the
+            # transport, so the client sees a connection closed mid-response.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"1024"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"id": ', "more_body": True})
+            raise ConnectionDropped("emulator: connection dropped on purpose")
+        if kind == "rate_limit":
+            response = _error_response(
+                429,
+                CODE_RATE_LIMITED,
+                "Too Many Requests",
+                "rate limit exceeded",
+                headers=_retry_after(self.state.options),
+            )
+        else:
+            response = _error_response(
+                500, CODE_SERVER, "Internal Server Error", "injected server error"
+            )
+        await response(scope, receive, send)
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+def create_app(state: EmulatorState) -> Starlette:
+    """The Starlette app serving the users API and the /_emulator admin routes over `state`."""
+    api, admin = _Api(state), _Admin(state)
+    routes = [
+        Route(f"{API_PREFIX}/users", api.users, methods=["GET", "POST"]),
+        Route(f"{API_PREFIX}/users/", api.users, methods=["GET", "POST"]),
+        Route(f"{API_PREFIX}/users/{{user_id}}", api.user, methods=["GET", "PUT", "DELETE"]),
+        Route(f"{ADMIN_PREFIX}/users", admin.users, methods=["GET", "POST"]),
+        Route(f"{ADMIN_PREFIX}/stats", admin.stats, methods=["GET"]),
+        Route(f"{ADMIN_PREFIX}/options", admin.options, methods=["GET", "POST"]),
+        Route(f"{ADMIN_PREFIX}/reset", admin.reset, methods=["POST"]),
+    ]
+
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return _error_response(exc.status_code, exc.status_code * 100, "Error", str(exc.detail))
+
+    _install_drop_log_filter()
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(FaultMiddleware, state=state)],
+        exception_handlers={ApiError: api_error, HTTPException: http_error},
+    )
+
+
+class _DropLogFilter(logging.Filter):
+    """Hides uvicorn's traceback for connections the emulator drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+def _install_drop_log_filter() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropLogFilter) for f in logger.filters):
+        logger.addFilter(_DropLogFilter())
