@@ -247,6 +247,10 @@ class JobConfig(ConfigModel):
     name: str
     schedule: str | None = None
     interval: str | None = None
+    # Daemon only: a random delay of up to this many seconds on each run (spreads the load of
+    # several installations on one TimeTrack account), and whether to run once at start-up.
+    jitter_seconds: int = Field(default=0, ge=0, le=3600)
+    run_on_start: bool = True
     source: SourceConfig
     mapping: dict[MappingKey, MappingValue]
     match_on: Literal["username", "personalNumber", "email"] = Field(
