@@ -8,6 +8,7 @@ planner's job) or prints (that is the CLI's).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -81,8 +82,13 @@ def run_job(
     *,
     client: TimeTrackClient | None,
     progress: ProgressFactory | None = None,
+    stop: threading.Event | None = None,
 ) -> RunReport:
-    """Run one job once and record it; never raises for errors a user can cause."""
+    """Run one job once and record it; never raises for errors a user can cause.
+
+    Setting `stop` (the daemon's shutdown) stops sending further operations; those in flight
+    finish and are journaled.
+    """
     if options.offline and not options.dry_run:
         raise UsageError("--offline only works with --dry-run", hint="add --dry-run")
     started = time.monotonic()
@@ -92,7 +98,7 @@ def run_job(
     with structlog.contextvars.bound_contextvars(run_id=run_id, job=job.name):
         log.info("sync_started", dry_run=options.dry_run, source=job.source.type)
         try:
-            _run(config, job, store, options, client, report, progress)
+            _run(config, job, store, options, client, report, progress, stop)
         except SyncError as exc:
             report.error = exc
             report.status = "guarded" if isinstance(exc, GuardError) else "failed"
@@ -129,6 +135,7 @@ def _run(
     client: TimeTrackClient | None,
     report: RunReport,
     progress: ProgressFactory | None,
+    stop: threading.Event | None = None,
 ) -> None:
     mapper = Mapper(job.mapping, job.active_expression(), job.match_on)
     source = build_source(job.source, mapper.referenced_names())
@@ -167,7 +174,7 @@ def _run(
     executor = Executor(
         client, store, run_id=report.run_id, job=job.name,
         desired=_by_key(desired), concurrency=config.timetrack.concurrency,
-        progress=progress(len(the_plan.operations)) if progress else None,
+        progress=progress(len(the_plan.operations)) if progress else None, stop=stop,
     )
     report.applied = executor.apply(the_plan)
     store.record_missing(job.name, the_plan.missing_keys, the_plan.stale_keys)

@@ -5,15 +5,19 @@ Every write follows the write-ahead journal of the architecture: its operation r
 link and snapshot change. Creates and updates run concurrently (bounded by a thread pool of the
 client's concurrency); deletes run after them; the deletes of `on_rename: recreate` run first so
 the username is free for the new user. One failed operation never stops the others; an
-authentication failure stops submitting new ones (every further call would fail the same way).
+authentication failure stops submitting new ones (every further call would fail the same way),
+and so does the optional `stop` event (the daemon's shutdown): operations already sent finish
+and are journaled, so a stopped run leaves no `pending` row behind.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import secrets
 import string
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -89,8 +93,10 @@ class Executor:
         desired: Mapping[str, DesiredUser],
         concurrency: int,
         progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._client = client
+        self._stop = stop
         self._store = store
         self._run_id = run_id
         self._job = job
@@ -153,10 +159,12 @@ class Executor:
         in_flight: dict[Future[WriteResult], tuple[Operation, int]] = {}
         with ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="apply") as pool:
             while queue or in_flight:
-                while queue and len(in_flight) < window and self.result.aborted is None:
+                while queue and len(in_flight) < window and not self._should_stop():
                     op = queue.pop()
                     op_id = self._store.journal_pending(self._run_id, self._job, op)
-                    in_flight[pool.submit(self._call, op)] = (op, op_id)
+                    # A copy of the context per call: run_id and job stay bound in the pool.
+                    call = pool.submit(contextvars.copy_context().run, self._call, op)
+                    in_flight[call] = (op, op_id)
                 if not in_flight:
                     break
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -165,6 +173,12 @@ class Executor:
                     if not self._record(future, op, op_id):
                         failed.add(op.key)
         return failed
+
+    def _should_stop(self) -> bool:
+        if self._stop is not None and self._stop.is_set() and self.result.aborted is None:
+            self.result.aborted = "stopped before every operation was sent (shutdown)"
+            log.warning("apply_stopped", reason="shutdown requested")
+        return self.result.aborted is not None
 
     def _call(self, op: Operation) -> WriteResult:
         if op.action is Action.CREATE:
