@@ -257,6 +257,17 @@ def doctor() -> None:
 
 
 @app.command()
+def daemon() -> None:
+    """Run each job on its schedule or interval until SIGTERM; SIGHUP reloads the config."""
+    with errors_explained():
+        from sync.daemon import run_daemon
+
+        config = load()
+        overrides = (G.log_level, G.log_format)
+        raise typer.Exit(run_daemon(config, reload=lambda: load(False), log_overrides=overrides))
+
+
+@app.command()
 def emulator(
     port: Annotated[int, typer.Option(help="port (0: a free one)")] = 8787,
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
