@@ -1,0 +1,392 @@
+"""StateStore: the queries on the state database (snapshot, links, runs, journal).
+
+Every method runs in its own transaction; the journal methods change the operation row and
+the links/snapshot rows together, so a crash never leaves one without the other. Safe to use
+from several threads (each call takes its own pooled connection).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+
+from sync.errors import StateError
+from sync.model import Action, Link, Operation, TimeTrackUser
+from sync.state import db, migrate
+from sync.state.apply import apply_done
+from sync.state.records import (
+    FINISHED_RUN_STATUSES,
+    OperationRecord,
+    RunRecord,
+    changes_json,
+    dumps,
+    operation_record,
+    run_record,
+    user_row,
+)
+from sync.state.tables import UTCDateTime, bind_once, links, operations, runs, tt_users
+
+__all__ = ["STALE_RUN_ERROR", "OperationRecord", "RunRecord", "StateStore"]
+
+log = structlog.get_logger(__name__)
+
+_CHUNK = 10_000  # rows per executemany batch: bounds memory for 100,000-user snapshots
+_ERROR_MAX = 2000  # characters of an error message kept in the journal
+STALE_RUN_ERROR = "interrupted (process ended before the run finished)"
+# Statuses whose source count is a trusted baseline for the shrink guard. Not `guarded` or
+# `failed`: a run stopped by a guard may have read a broken source.
+_BASELINE_STATUSES = ("succeeded", "partial")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, _CHUNK)):
+        yield chunk
+
+
+def _copy_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the rows in (several times faster than executemany at 100,000 rows)."""
+    names = [column.name for column in table.columns]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in names])
+    finally:
+        cursor.close()
+
+
+class StateStore:
+    """The state database of timetrack-sync (SQLite file or PostgreSQL)."""
+
+    def __init__(
+        self, url: str, *, auto_migrate: bool = True, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self._engine = db.create_state_engine(url)
+        self._where = db.describe(self._engine.url)
+        self._is_sqlite = self._engine.dialect.name == "sqlite"
+        self._now = clock
+        try:
+            migrate.ensure_current(self._engine, auto_migrate=auto_migrate)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def location(self) -> str:
+        """The database for messages: the SQLite file, or the URL without its password."""
+        return self._where
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine (for diagnostics and tests)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sa.Connection]:
+        with (
+            db.db_errors(self._where, action, is_sqlite=self._is_sqlite),
+            self._engine.connect().execution_options(**{db.WRITE: True}) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[sa.Connection]:
+        with (
+            db.db_errors(self._where, action, is_sqlite=self._is_sqlite),
+            self._engine.connect() as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    def _finish_op(self, conn: sa.Connection, op_id: int, values: dict[str, Any]) -> None:
+        result = conn.execute(sa.update(operations).where(operations.c.id == op_id).values(values))
+        if result.rowcount != 1:
+            raise StateError(f"state database {self._where} has no operation {op_id}")
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, job: str, *, dry_run: bool) -> int:
+        """Record a run as `running`; returns its id."""
+        row = {
+            "job": job,
+            "dry_run": dry_run,
+            "started_at": self._now(),
+            "status": "running",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
+        with self._write("record the start of a run") as conn:
+            result = conn.execute(sa.insert(runs).values(row).returning(runs.c.id))
+            return int(result.scalar_one())
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        summary: Mapping[str, int],
+        source_records: int | None,
+        error: str | None,
+    ) -> None:
+        """Record how a run ended: status, counts (a `failed` count included), source size."""
+        if status not in FINISHED_RUN_STATUSES:
+            raise ValueError(f"run status must be one of {sorted(FINISHED_RUN_STATUSES)}")
+        values = {
+            "finished_at": self._now(),
+            "status": status,
+            "summary": dumps(dict(summary)),
+            "failed": int(summary.get("failed", 0)),
+            "source_records": source_records,
+            "error": error[:_ERROR_MAX] if error else None,
+        }
+        with self._write("record the end of a run") as conn:
+            result = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(values))
+            if result.rowcount != 1:
+                raise StateError(f"state database {self._where} has no run {run_id}")
+
+    def fail_stale_runs(self) -> int:
+        """Mark runs left `running` by a crashed process as failed (call with the lock held)."""
+        with self._write("close interrupted runs") as conn:
+            result = conn.execute(
+                sa.update(runs)
+                .where(runs.c.status == "running")
+                .values(status="failed", finished_at=self._now(), error=STALE_RUN_ERROR)
+            )
+        if result.rowcount:
+            log.warning("state_stale_runs_failed", count=result.rowcount)
+        return int(result.rowcount)
+
+    def last_successful_source_count(self, job: str) -> int | None:
+        """Source size of the job's last real run that succeeded (or partly): the baseline."""
+        query = (
+            sa.select(runs.c.source_records)
+            .where(
+                runs.c.job == job,
+                runs.c.dry_run.is_(False),
+                runs.c.status.in_(_BASELINE_STATUSES),
+                runs.c.source_records.is_not(None),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        with self._read("read the last run") as conn:
+            value = conn.execute(query).scalar_one_or_none()
+        return None if value is None else int(value)
+
+    def recent_runs(self, *, job: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """The newest runs first, of one job or all."""
+        query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if job is not None:
+            query = query.where(runs.c.job == job)
+        with self._read("read recent runs") as conn:
+            rows = conn.execute(query).mappings().all()
+        return [run_record(row) for row in rows]
+
+    # -- snapshot ---------------------------------------------------------------------------
+
+    def replace_snapshot(self, users: Iterable[TimeTrackUser], fetched_at: datetime) -> None:
+        """Replace the whole snapshot with `users`, in one transaction."""
+        # The bulk path hands driver-ready rows straight to the DBAPI's executemany: every
+        # column is str or bool, and fetched_at (the same for all rows) is converted once.
+        # SQLAlchemy's per-row parameter processing would double the time at 100,000 users.
+        dialect = self._engine.dialect
+        fetched = bind_once(UTCDateTime(), fetched_at, dialect)
+        rows: dict[str, dict[str, Any]] = {}
+        for user in users:  # by id: the last listing of a user wins
+            rows[user.id] = {**user_row(user), "fetched_at": fetched}
+        with self._write("store the TimeTrack snapshot") as conn:
+            conn.execute(sa.delete(tt_users))
+            if dialect.name == "postgresql":
+                _copy_rows(conn, tt_users, rows.values())
+                return
+            compiled = sa.insert(tt_users).compile(dialect=dialect)
+            order = compiled.positiontup or []
+            for chunk in _chunks(rows.values()):
+                params = [tuple(r[k] for k in order) for r in chunk] if order else chunk
+                conn.exec_driver_sql(str(compiled), params)
+
+    def load_snapshot(self) -> dict[str, TimeTrackUser]:
+        """The snapshot: TimeTrack id -> user, every field as listed (unknown ones included)."""
+        query = sa.select(tt_users.c.id, tt_users.c.username, tt_users.c.enabled, tt_users.c.data)
+        with self._read("read the TimeTrack snapshot") as conn:
+            rows = conn.execute(query).all()
+        return {
+            row.id: TimeTrackUser(
+                id=row.id,
+                username=row.username,
+                enabled=bool(row.enabled),
+                fields=json.loads(row.data),
+            )
+            for row in rows
+        }
+
+    # -- links ------------------------------------------------------------------------------
+
+    def load_links(self, job: str) -> dict[str, Link]:
+        """What the job owns: match key -> link."""
+        with self._read("read links") as conn:
+            rows = conn.execute(sa.select(links).where(links.c.job == job)).mappings().all()
+        return {
+            row["key"]: Link(
+                key=row["key"],
+                tt_id=row["tt_id"],
+                username=row["username"],
+                origin=row["origin"],
+                desired_hash=row["desired_hash"],
+                missing_runs=row["missing_runs"],
+            )
+            for row in rows
+        }
+
+    def owned_by_other_jobs(self, job: str) -> frozenset[str]:
+        """TimeTrack ids that other jobs own (this job must not adopt or touch them)."""
+        query = sa.select(links.c.tt_id).where(links.c.job != job).distinct()
+        with self._read("read links") as conn:
+            return frozenset(conn.execute(query).scalars().all())
+
+    def record_missing(
+        self, job: str, missing_keys: frozenset[str], stale_keys: frozenset[str]
+    ) -> None:
+        """Count another missing run for `missing_keys`, reset the others, drop `stale_keys`."""
+        now = self._now()
+        bump = (
+            sa.update(links)
+            .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
+            .values(
+                missing_runs=links.c.missing_runs + 1,
+                missing_since=sa.case(
+                    (links.c.missing_runs == 0, sa.bindparam("b_now", type_=UTCDateTime())),
+                    else_=links.c.missing_since,
+                ),
+            )
+        )
+        reset = (
+            sa.update(links)
+            .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
+            .values(missing_runs=0, missing_since=None)
+        )
+        drop = sa.delete(links).where(
+            links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key")
+        )
+        with self._write("record missing people") as conn:
+            counting = conn.execute(
+                sa.select(links.c.key).where(links.c.job == job, links.c.missing_runs > 0)
+            ).scalars()
+            returned = sorted(set(counting) - missing_keys)
+            for statement, keys, extra in (
+                (bump, sorted(missing_keys), {"b_now": now}),
+                (reset, returned, {}),
+                (drop, sorted(stale_keys), {}),
+            ):
+                if keys:
+                    conn.execute(statement, [{"b_job": job, "b_key": k, **extra} for k in keys])
+
+    # -- journal ----------------------------------------------------------------------------
+
+    def journal_pending(self, run_id: int, job: str, op: Operation) -> int:
+        """Write-ahead: record an operation as `pending` before its API call; returns its id."""
+        row = {
+            "run_id": run_id,
+            "job": job,
+            "action": op.action.value,
+            "match_key": op.key,
+            "username": op.username,
+            "username_cf": op.username.casefold(),
+            "tt_id": op.tt_id,
+            "changes": changes_json(op.changes),
+            "reason": op.reason,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": self._now(),
+        }
+        with self._write("journal an operation") as conn:
+            result = conn.execute(sa.insert(operations).values(row).returning(operations.c.id))
+            return int(result.scalar_one())
+
+    def journal_done(
+        self,
+        op_id: int,
+        job: str,
+        op: Operation,
+        *,
+        user: TimeTrackUser | None,
+        http_status: int | None,
+        attempts: int,
+        desired_hash: str | None,
+    ) -> None:
+        """Mark an operation done and apply it to links and snapshot, in one transaction."""
+        if op.action is Action.CREATE and user is None:
+            raise ValueError("journal_done of a create needs the created user")
+        now = self._now()
+        values = {"status": "done", "http_status": http_status, "attempts": attempts}
+        tt_id = user.id if user is not None else op.tt_id
+        with self._write("journal a finished operation") as conn:
+            self._finish_op(conn, op_id, {**values, "tt_id": tt_id, "finished_at": now})
+            apply_done(conn, job, op, user=user, desired_hash=desired_hash, now=now)
+
+    def journal_failed(
+        self, op_id: int, *, http_status: int | None, error: str, attempts: int
+    ) -> None:
+        """Mark an operation failed with the HTTP status and the error message."""
+        values = {
+            "status": "failed",
+            "http_status": http_status,
+            "attempts": attempts,
+            "error": error[:_ERROR_MAX],
+            "finished_at": self._now(),
+        }
+        with self._write("journal a failed operation") as conn:
+            self._finish_op(conn, op_id, values)
+
+    def pending_operations(self) -> list[OperationRecord]:
+        """Operations of any run left `pending` by a crash, oldest first."""
+        query = sa.select(operations).where(operations.c.status == "pending")
+        with self._read("read pending operations") as conn:
+            rows = conn.execute(query.order_by(operations.c.id)).mappings().all()
+        return [operation_record(row) for row in rows]
+
+    def operations(
+        self,
+        *,
+        username: str | None = None,
+        run_id: int | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[OperationRecord]:
+        """The audit log, newest first; username matches case-insensitively."""
+        query = sa.select(operations)
+        if username is not None:
+            query = query.where(operations.c.username_cf == username.casefold())
+        if run_id is not None:
+            query = query.where(operations.c.run_id == run_id)
+        if since is not None:
+            query = query.where(operations.c.created_at >= since)
+        query = query.order_by(operations.c.created_at.desc(), operations.c.id.desc()).limit(limit)
+        with self._read("read the journal") as conn:
+            rows = conn.execute(query).mappings().all()
+        return [operation_record(row) for row in rows]
