@@ -3,7 +3,8 @@
 Metrics live in their own CollectorRegistry (not the process-wide default) so that tests and a
 reloaded daemon never see stale collectors. `/healthz` answers 200 while the last run of each
 scheduled job is younger than twice its period and did not fail, 503 with the reasons otherwise.
-The server binds exactly `metrics.listen` and is off unless that key is set.
+The server binds exactly `metrics.listen` and is off unless that key is set. The sync job's
+label is `sync_job`, because Prometheus reserves `job` for the scrape job of the target.
 """
 
 from __future__ import annotations
@@ -49,31 +50,31 @@ class Metrics:
         self.runs = Counter(
             f"{PREFIX}_runs",
             "Runs by job and status (skipped: lock held)",
-            ["job", "status"],
+            ["sync_job", "status"],
             registry=r,
         )
         self.operations = Counter(
             f"{PREFIX}_operations",
             "Write operations by action and outcome",
-            ["job", "action", "outcome"],
+            ["sync_job", "action", "outcome"],
             registry=r,
         )
         self.last_success = Gauge(
             f"{PREFIX}_last_success_timestamp_seconds",
             "End of the last successful run (Unix time)",
-            ["job"],
+            ["sync_job"],
             registry=r,
         )
         self.last_run = Gauge(
             f"{PREFIX}_last_run_timestamp_seconds",
             "End of the last run, whatever its outcome (Unix time)",
-            ["job"],
+            ["sync_job"],
             registry=r,
         )
         self.duration = Histogram(
             f"{PREFIX}_run_duration_seconds",
             "Duration of runs",
-            ["job"],
+            ["sync_job"],
             buckets=DURATION_BUCKETS,
             registry=r,
         )
@@ -88,21 +89,24 @@ class Metrics:
             f"{PREFIX}_api_rate_limited", "TimeTrack API answers 429 Too Many Requests", registry=r
         )
         self.guard_trips = Counter(
-            f"{PREFIX}_guard_trips", "Safety guards tripped, by guard", ["job", "guard"], registry=r
+            f"{PREFIX}_guard_trips",
+            "Safety guards tripped, by guard",
+            ["sync_job", "guard"],
+            registry=r,
         )
         self.source_records = Gauge(
             f"{PREFIX}_source_records",
             "Records the source returned in the last run",
-            ["job"],
+            ["sync_job"],
             registry=r,
         )
         self.conflicts = Gauge(
-            f"{PREFIX}_conflicts", "Conflicts in the last run's plan", ["job"], registry=r
+            f"{PREFIX}_conflicts", "Conflicts in the last run's plan", ["sync_job"], registry=r
         )
         self.skipped_records = Gauge(
             f"{PREFIX}_skipped_records",
             "Source records skipped as invalid in the last run",
-            ["job"],
+            ["sync_job"],
             registry=r,
         )
         info = Gauge(f"{PREFIX}_build_info", "Version of timetrack-sync", ["version"], registry=r)
@@ -111,20 +115,20 @@ class Metrics:
     def record_run(self, report: RunReport, client_stats: Mapping[str, Any] | None) -> None:
         """Count one finished run and the API traffic of its client."""
         job, now = report.job, time.time()
-        self.runs.labels(job=job, status=report.status).inc()
-        self.duration.labels(job=job).observe(report.duration_seconds)
-        self.last_run.labels(job=job).set(now)
+        self.runs.labels(sync_job=job, status=report.status).inc()
+        self.duration.labels(sync_job=job).observe(report.duration_seconds)
+        self.last_run.labels(sync_job=job).set(now)
         if report.status in ("succeeded", "guarded"):
-            self.last_success.labels(job=job).set(now)
+            self.last_success.labels(sync_job=job).set(now)
         if report.source_records is not None:
-            self.source_records.labels(job=job).set(report.source_records)
+            self.source_records.labels(sync_job=job).set(report.source_records)
         self._record_plan(report)
         if report.applied is not None:
             for action, count in report.applied.done.items():
-                self.operations.labels(job=job, action=action, outcome="done").inc(count)
+                self.operations.labels(sync_job=job, action=action, outcome="done").inc(count)
             for failed in report.applied.failed:
                 action = failed.operation.action.value
-                self.operations.labels(job=job, action=action, outcome="failed").inc()
+                self.operations.labels(sync_job=job, action=action, outcome="failed").inc()
         if client_stats is not None:
             self.record_client(client_stats)
 
@@ -132,13 +136,13 @@ class Metrics:
         job = report.job
         if report.plan is None:
             if report.status == "guarded":  # the source guards stop a run before planning
-                self.guard_trips.labels(job=job, guard="source").inc()
+                self.guard_trips.labels(sync_job=job, guard="source").inc()
             return
-        self.conflicts.labels(job=job).set(len(report.plan.conflicts))
-        self.skipped_records.labels(job=job).set(len(report.plan.skipped))
+        self.conflicts.labels(sync_job=job).set(len(report.plan.conflicts))
+        self.skipped_records.labels(sync_job=job).set(len(report.plan.skipped))
         for verdict in report.plan.guards:
             if verdict.tripped and not verdict.overridden:
-                self.guard_trips.labels(job=job, guard=verdict.name).inc()
+                self.guard_trips.labels(sync_job=job, guard=verdict.name).inc()
 
     def record_client(self, stats: Mapping[str, Any]) -> None:
         """Add one client's counters (a fresh client per run, so its totals are this run's)."""
@@ -151,10 +155,10 @@ class Metrics:
 
     def record_outcome(self, job: str, status: str, duration: float) -> None:
         """Count a run that ended before the engine could report it (skipped, or no state DB)."""
-        self.runs.labels(job=job, status=status).inc()
+        self.runs.labels(sync_job=job, status=status).inc()
         if status != "skipped":
-            self.duration.labels(job=job).observe(duration)
-            self.last_run.labels(job=job).set(time.time())
+            self.duration.labels(sync_job=job).observe(duration)
+            self.last_run.labels(sync_job=job).set(time.time())
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""

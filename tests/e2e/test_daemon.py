@@ -112,7 +112,7 @@ class Daemon:
         return 0.0
 
     def runs(self, status: str) -> float:
-        return self.metric("timetrack_sync_runs_total", job="hr", status=status)
+        return self.metric("timetrack_sync_runs_total", sync_job="hr", status=status)
 
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
@@ -215,14 +215,14 @@ def test_daemon_syncs_every_interval_and_reports_metrics_health_and_sd_notify(
         assert status == 200 and body.startswith("ok\njob hr: ok (last run"), body
         assert (
             daemon.metric(
-                "timetrack_sync_operations_total", job="hr", action="create", outcome="done"
+                "timetrack_sync_operations_total", sync_job="hr", action="create", outcome="done"
             )
             == 5
         )
         assert daemon.metric("timetrack_sync_api_requests_total", status="201") == 5
-        assert daemon.metric("timetrack_sync_source_records", job="hr") == 5
-        assert daemon.metric("timetrack_sync_last_success_timestamp_seconds", job="hr") > 0
-        assert daemon.metric("timetrack_sync_run_duration_seconds_count", job="hr") >= 2
+        assert daemon.metric("timetrack_sync_source_records", sync_job="hr") == 5
+        assert daemon.metric("timetrack_sync_last_success_timestamp_seconds", sync_job="hr") > 0
+        assert daemon.metric("timetrack_sync_run_duration_seconds_count", sync_job="hr") >= 2
         poll(lambda: [s for s in notify.seen("STATUS=") if "hr: succeeded" in s], "run STATUS")
         assert notify.seen("WATCHDOG=1"), "watchdog pings with WATCHDOG_USEC set"
 
@@ -272,7 +272,7 @@ def test_sigterm_mid_run_lets_operations_in_flight_finish_and_exits_0(
     assert pending_rows(env) == 0
     store = StateStore(env.state_url)
     try:
-        [run] = store.recent_runs(job="hr")
+        [run] = store.recent_runs(sync_job="hr")
         done = [op for op in store.operations(run_id=run.id) if op.status == "done"]
     finally:
         store.close()

@@ -64,16 +64,24 @@ def test_a_run_is_counted_by_status_operations_by_outcome_and_api_by_status() ->
         "by_status": {200: 5, 201: 1, 429: 1, 422: 1},
     }
     metrics.record_run(succeeded_report(), stats)
-    assert sample(metrics, "timetrack_sync_runs_total", job="hr", status="partial") == 1
+    assert sample(metrics, "timetrack_sync_runs_total", sync_job="hr", status="partial") == 1
     assert (
         sample(
-            metrics, "timetrack_sync_operations_total", job="hr", action="create", outcome="done"
+            metrics,
+            "timetrack_sync_operations_total",
+            sync_job="hr",
+            action="create",
+            outcome="done",
         )
         == 1
     )
     assert (
         sample(
-            metrics, "timetrack_sync_operations_total", job="hr", action="update", outcome="failed"
+            metrics,
+            "timetrack_sync_operations_total",
+            sync_job="hr",
+            action="update",
+            outcome="failed",
         )
         == 1
     )
@@ -81,27 +89,29 @@ def test_a_run_is_counted_by_status_operations_by_outcome_and_api_by_status() ->
     assert sample(metrics, "timetrack_sync_api_requests_total", status="error") == 1
     assert sample(metrics, "timetrack_sync_api_retries_total") == 2
     assert sample(metrics, "timetrack_sync_api_rate_limited_total") == 1
-    assert sample(metrics, "timetrack_sync_guard_trips_total", job="hr", guard="max_deletes") == 1
-    assert sample(metrics, "timetrack_sync_source_records", job="hr") == 40
-    assert sample(metrics, "timetrack_sync_conflicts", job="hr") == 1
-    assert sample(metrics, "timetrack_sync_run_duration_seconds_count", job="hr") == 1
+    assert (
+        sample(metrics, "timetrack_sync_guard_trips_total", sync_job="hr", guard="max_deletes") == 1
+    )
+    assert sample(metrics, "timetrack_sync_source_records", sync_job="hr") == 40
+    assert sample(metrics, "timetrack_sync_conflicts", sync_job="hr") == 1
+    assert sample(metrics, "timetrack_sync_run_duration_seconds_count", sync_job="hr") == 1
     # a partial run is not a success
-    assert sample(metrics, "timetrack_sync_last_success_timestamp_seconds", job="hr") is None
+    assert sample(metrics, "timetrack_sync_last_success_timestamp_seconds", sync_job="hr") is None
 
 
 def test_a_source_guard_counts_as_a_guard_trip_and_a_success() -> None:
     metrics = Metrics()
     report = RunReport(job="hr", run_id=2, dry_run=False, status="guarded", exit_code=3)
     metrics.record_run(report, None)
-    assert sample(metrics, "timetrack_sync_guard_trips_total", job="hr", guard="source") == 1
-    assert sample(metrics, "timetrack_sync_last_success_timestamp_seconds", job="hr")
+    assert sample(metrics, "timetrack_sync_guard_trips_total", sync_job="hr", guard="source") == 1
+    assert sample(metrics, "timetrack_sync_last_success_timestamp_seconds", sync_job="hr")
 
 
 def test_skipped_runs_are_counted_without_a_duration() -> None:
     metrics = Metrics()
     metrics.record_outcome("hr", "skipped", 0.0)
-    assert sample(metrics, "timetrack_sync_runs_total", job="hr", status="skipped") == 1
-    assert sample(metrics, "timetrack_sync_run_duration_seconds_count", job="hr") is None
+    assert sample(metrics, "timetrack_sync_runs_total", sync_job="hr", status="skipped") == 1
+    assert sample(metrics, "timetrack_sync_run_duration_seconds_count", sync_job="hr") is None
 
 
 def test_health_is_ok_before_the_first_run_until_twice_the_period_has_passed() -> None:
