@@ -122,7 +122,7 @@ def fixture_ldif(*names: str) -> str:
     return "\n".join((DATA_DIR / name).read_text(encoding="utf-8").strip() + "\n" for name in names)
 
 
-def _config(workdir: Path, tls: TlsFiles | None) -> str:
+def _config(workdir: Path, tls: TlsFiles | None, suffix: str) -> str:
     includes = "".join(f"include /etc/ldap/schema/{name}.schema\n" for name in SCHEMAS)
     tls_lines = (
         f"TLSCACertificateFile {tls.ca_cert}\nTLSCertificateFile {tls.cert}\n"
@@ -139,8 +139,8 @@ argsfile {workdir}/slapd.args
 
 database mdb
 maxsize 1073741824
-suffix "{BASE_DN}"
-rootdn "{ROOT_DN}"
+suffix "{suffix}"
+rootdn "cn=admin,{suffix}"
 rootpw {ROOT_PW}
 directory {workdir}/data
 index objectClass eq
@@ -161,6 +161,12 @@ class Slapd:
     ldaps_port: int | None
     tls: TlsFiles | None
     process: subprocess.Popen[bytes]
+    suffix: str = BASE_DN
+
+    @property
+    def root_dn(self) -> str:
+        """The rootdn (password ROOT_PW)."""
+        return f"cn=admin,{self.suffix}"
 
     @property
     def url(self) -> str:
@@ -176,7 +182,9 @@ class Slapd:
     @contextmanager
     def admin(self) -> Iterator[Connection]:
         """A connection bound as the rootdn, for changing the directory in tests."""
-        conn = Connection(Server(self.url), user=ROOT_DN, password=ROOT_PW, raise_exceptions=True)
+        conn = Connection(
+            Server(self.url), user=self.root_dn, password=ROOT_PW, raise_exceptions=True
+        )
         conn.bind()
         try:
             yield conn
@@ -200,11 +208,13 @@ class Slapd:
             self.process.wait(timeout=10)
 
 
-def start_slapd(workdir: Path, ldif: str, *, tls: TlsFiles | None = None) -> Slapd:
+def start_slapd(
+    workdir: Path, ldif: str, *, tls: TlsFiles | None = None, suffix: str = BASE_DN
+) -> Slapd:
     """Write a config, load `ldif` offline and start slapd; SlapdError with its output."""
     (workdir / "data").mkdir(parents=True, exist_ok=True)
     conf = workdir / "slapd.conf"
-    conf.write_text(_config(workdir, tls))
+    conf.write_text(_config(workdir, tls, suffix))
     (workdir / "data.ldif").write_text(ldif, encoding="utf-8")
     load = subprocess.run(
         [SLAPADD, "-q", "-f", str(conf), "-l", str(workdir / "data.ldif")],
@@ -220,7 +230,7 @@ def start_slapd(workdir: Path, ldif: str, *, tls: TlsFiles | None = None) -> Sla
         [SLAPD, "-f", str(conf), "-h", urls, "-d", "0"], stdout=log, stderr=subprocess.STDOUT
     )
     log.close()
-    server = Slapd(workdir, port, ldaps_port, tls, process)
+    server = Slapd(workdir, port, ldaps_port, tls, process, suffix)
     _wait_until_listening(server)
     return server
 

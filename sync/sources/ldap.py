@@ -5,7 +5,8 @@ are yielded. Any incomplete read (a size or time limit, a referral, a lost conne
 paging cookie) raises SourceError; see sync.sources.ldap_conn for how that is detected.
 
 Records: every attribute in `attributes` (and every name the mapping needs) is defined on
-every record, in the spelling the config uses:
+every record, in the spelling the config uses (an empty `attributes` reads every user
+attribute an entry has, in the server's spelling, plus the names the mapping needs):
 - absent: None (a list-by-nature attribute such as memberOf or objectClass: []);
 - one value: a string; several values: a list of strings in the server's order;
 - objectGUID and objectSid in their canonical text forms, other non-UTF-8 values base64;
@@ -78,9 +79,15 @@ def record_from_entry(
     *,
     active_directory: bool,
     now: datetime,
+    all_attributes: bool = False,
 ) -> dict[str, Any]:
-    """The attributes of one Person from a raw entry (see the module docstring)."""
+    """The attributes of one Person from a raw entry (see the module docstring).
+
+    With `all_attributes`, every attribute the entry returned is included as well, in the
+    server's spelling (the config lists no attributes: "all user attributes").
+    """
     by_name: dict[str, list[bytes]] = {}
+    spelling: dict[str, str] = {}
     for description, values in entry.raw.items():
         base, _, options = description.partition(";")
         if "range=" in options.casefold():
@@ -90,8 +97,12 @@ def record_from_entry(
                 hint=f"leave {base} out of attributes, or use groups: for group membership",
             )
         by_name.setdefault(base.casefold(), []).extend(values)
+        spelling.setdefault(base.casefold(), base)
     record: dict[str, Any] = {}
-    for name in names:
+    wanted = {name.casefold(): name for name in names}
+    if all_attributes:
+        wanted = {**spelling, **wanted}
+    for name in wanted.values():
         folded = name.casefold()
         texts = [_decode(folded, raw) for raw in by_name.get(folded, [])]
         if folded in ALWAYS_LIST or len(texts) > 1:
@@ -152,7 +163,8 @@ class LdapSource:
             base=config.base_dn,
             filter=config.filter,
             scope=config.scope,
-            attributes=self.names,
+            # No attributes configured: all user attributes ("*"), as ldapsearch would.
+            attributes=self.names if config.attributes else ("*", *self.names),
             page_size=config.page_size,
         )
 
@@ -192,7 +204,14 @@ class LdapSource:
         people = []
         for index, entry in enumerate(entries):
             flags = {name: keys[index] in members for name, members in memberships.items()}
-            record = record_from_entry(entry, self.names, flags, active_directory=self._ad, now=now)
+            record = record_from_entry(
+                entry,
+                self.names,
+                flags,
+                active_directory=self._ad,
+                now=now,
+                all_attributes=not self.config.attributes,
+            )
             people.append(Person(attributes=record, origin=entry.dn))
         log.info("ldap_read", server=server, records=len(people), groups=len(memberships))
         return people

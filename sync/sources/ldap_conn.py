@@ -387,7 +387,8 @@ def connect(settings: ConnectSettings, password: str | None) -> Directory:
         try:
             directory = _bind_one(url, settings, password)
         except SourceError as exc:
-            log.warning("ldap_server_failed", server=url, error=exc.message)
+            if len(settings.urls) > 1:  # failover is worth a warning; a lone failure is raised
+                log.warning("ldap_server_failed", server=url, error=exc.message)
             failures.append(exc)
             continue
         log.debug("ldap_bound", server=url, bind_dn=settings.bind_dn or "anonymous")

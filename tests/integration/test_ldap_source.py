@@ -146,6 +146,16 @@ def test_every_configured_attribute_is_defined_on_every_record(
     assert people["carol"].origin == f"uid=carol,ou=staff,{BASE_DN}"
 
 
+def test_no_attributes_configured_reads_every_user_attribute(
+    ldap_config: LdapConfigFactory,
+) -> None:
+    source = build_source(ldap_config(attributes=[]), frozenset({"MAIL"}))
+    frank = next(p for p in source.read() if p.attributes["uid"] == "frank")
+    assert frank.attributes["employeeNumber"] == "1006"
+    assert frank.attributes["cn"] == "Frank Fischer"
+    assert frank.attributes["MAIL"] is None  # needed by the mapping: defined, though absent
+
+
 def test_names_the_mapping_needs_are_read_even_when_not_listed(
     ldap_config: LdapConfigFactory,
 ) -> None:
