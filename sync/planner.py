@@ -1,0 +1,392 @@
+"""The judgement: what one run must do to make TimeTrack match the source (pure, no I/O).
+
+`plan(desired, snapshot, links, policy, match_on=...)` compares the mapped source people with
+the last TimeTrack listing and this job's ownership links and returns a `Plan`. It reads no
+clock, does no I/O and logs nothing; everything it needs is an argument.
+
+The rules, in the order they are applied:
+
+1. Conflicts first. Source records sharing a match key are each a `duplicate_key` conflict;
+   of the rest, records whose usernames are equal after casefolding are each a
+   `duplicate_username` conflict. Leavers take part in both checks (a leaver and a new hire
+   wanting the same username is a conflict too: no guessing). A conflicted key is left out
+   of the run entirely: no operation, not counted missing, not reported stale.
+2. A linked person whose TimeTrack user still exists is owned: protected (by either
+   username) -> skipped; leaver -> delete candidate; disabled or renamed in TimeTrack ->
+   conflict, or with `on_rename: recreate` a delete + create pair; otherwise an update of
+   the managed fields that differ (every mapped field except username, password, enabled
+   and id, compared with `normalize_field`).
+3. A link whose TimeTrack user is gone is stale (reported in `stale_keys`) and the person is
+   planned as unlinked.
+4. An unlinked active person: protected username -> skipped; several TimeTrack users with
+   its match key -> conflict; one -> adopted (plus an update if fields differ) unless it is
+   owned elsewhere, protected, linked to another key, adoption is off, disabled or named
+   differently; none, but its username is taken -> conflict; else created. An unlinked
+   leaver is ignored.
+5. Owned links whose key is gone from the source are delete candidates (or stale).
+   Delete candidates are in `missing_keys`; they are deleted once
+   `missing_runs + 1 > delete_grace_runs` and `policy.delete` is on, else they wait.
+
+Decisions beyond the brief:
+
+- `policy.update` off: differing fields are counted unchanged and nothing is recorded.
+- `on_rename: recreate` deletes a user, so it also needs `policy.create` and
+  `policy.delete`; without them the rename (or disabled user) stays a conflict whose reason
+  says so. It is also a `username_taken` conflict when another TimeTrack user already
+  holds the wanted username (the create would fail after the delete had succeeded).
+- An unlinked active person whose mapped username is protected is skipped, never created.
+- A protected owned leaver is skipped and not counted missing (the protected check comes
+  first); a protected owned user that vanished from the source is counted missing and
+  skipped (step 5 as specified). Neither is ever deleted.
+- TimeTrack users with an empty match key are not indexed by key: a user without a
+  personnel number never matches a person.
+- A TimeTrack user matching an unlinked person but linked to another key of this job is a
+  `duplicate_key` conflict.
+- Creates carry every mapped field except `password` and `id`; operations on existing users
+  carry TimeTrack's username, creates the mapped one.
+- Ties in the documented sort orders are broken by the remaining fields, so the plan does
+  not depend on the order of its inputs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.model import (
+    ACTION_ORDER,
+    Action,
+    Conflict,
+    ConflictKind,
+    DesiredUser,
+    Link,
+    Operation,
+    Plan,
+    Policy,
+    Skipped,
+    TimeTrackUser,
+    match_key,
+    normalize_field,
+)
+
+# Fields never compared for an update: the vendor refuses them on PUT, or they are secrets.
+_NOT_COMPARED = frozenset({"username", "password", "enabled", "id"})
+# Fields never put into a create: the executor adds the password; TimeTrack assigns the id.
+_NOT_CREATED = frozenset({"password", "id"})
+
+PROTECTED_REASON = "protected user"
+CREATE_DISABLED_REASON = "create disabled by policy"
+DISABLED_REASON = "disabled in TimeTrack; re-enable it there"
+LEFT_REASON = "left (inactive in source)"
+GONE_REASON = "no longer in source"
+
+
+def _fold(username: str) -> str:
+    return username.casefold()
+
+
+def user_key(match_on: str, user: TimeTrackUser) -> str:
+    """The match key of a TimeTrack user (its username when matching on username)."""
+    value = user.username if match_on == "username" else user.get(match_on)
+    return match_key(match_on, value)
+
+
+def field_changes(person: DesiredUser, user: TimeTrackUser) -> dict[str, tuple[Any, Any]]:
+    """The managed fields whose normalized values differ: field -> (TimeTrack's, desired)."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    for name, new in person.fields.items():
+        if name in _NOT_COMPARED:
+            continue
+        old = user.get(name)
+        if normalize_field(name, old) != normalize_field(name, new):
+            changes[name] = (old, new)
+    return changes
+
+
+def create_changes(person: DesiredUser) -> dict[str, tuple[Any, Any]]:
+    """Every mapped field as (None, value), for a create."""
+    return {name: (None, v) for name, v in person.fields.items() if name not in _NOT_CREATED}
+
+
+def find_conflicts(
+    desired: Sequence[DesiredUser],
+) -> tuple[list[DesiredUser], list[Conflict], frozenset[str]]:
+    """Split off duplicate keys and duplicate usernames: (remaining, conflicts, excluded keys)."""
+    by_key: dict[str, list[DesiredUser]] = defaultdict(list)
+    for person in desired:
+        by_key[person.key].append(person)
+    conflicts: list[Conflict] = []
+    excluded: set[str] = set()
+    for key, group in by_key.items():
+        if len(group) > 1:
+            excluded.add(key)
+            origins = ", ".join(sorted(p.origin for p in group))
+            reason = f"{len(group)} source records have key {key} ({origins})"
+            conflicts += [
+                Conflict(ConflictKind.DUPLICATE_KEY, key, p.username, reason) for p in group
+            ]
+    by_name: dict[str, list[DesiredUser]] = defaultdict(list)
+    for key, group in by_key.items():
+        if key not in excluded:
+            by_name[_fold(group[0].username)].append(group[0])
+    for group in by_name.values():
+        if len(group) > 1:
+            keys = ", ".join(sorted(p.key for p in group))
+            for p in group:
+                excluded.add(p.key)
+                reason = f"username {p.username} is wanted by {len(group)} keys ({keys})"
+                conflicts.append(
+                    Conflict(ConflictKind.DUPLICATE_USERNAME, p.key, p.username, reason)
+                )
+    remaining = sorted((g[0] for k, g in by_key.items() if k not in excluded), key=lambda p: p.key)
+    return remaining, conflicts, frozenset(excluded)
+
+
+@dataclass
+class _Planner:
+    """The state of one planning pass; `plan()` is the public entry point."""
+
+    snapshot: Mapping[str, TimeTrackUser]
+    links: Mapping[str, Link]
+    policy: Policy
+    match_on: str
+    other_owned: frozenset[str]
+    operations: list[Operation] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    unchanged: int = 0
+    missing: set[str] = field(default_factory=set)
+    stale: set[str] = field(default_factory=set)
+    by_key: dict[str, list[TimeTrackUser]] = field(default_factory=dict)
+    by_username: dict[str, list[TimeTrackUser]] = field(default_factory=dict)
+    linked_ids: dict[str, str] = field(default_factory=dict)  # tt_id -> key of this job
+
+    def __post_init__(self) -> None:
+        by_key: dict[str, list[TimeTrackUser]] = defaultdict(list)
+        by_username: dict[str, list[TimeTrackUser]] = defaultdict(list)
+        for user_id in sorted(self.snapshot):
+            user = self.snapshot[user_id]
+            key = user_key(self.match_on, user)
+            if key:
+                by_key[key].append(user)
+            by_username[_fold(user.username)].append(user)
+        self.by_key, self.by_username = dict(by_key), dict(by_username)
+        self.linked_ids = {link.tt_id: key for key, link in sorted(self.links.items())}
+
+    # -- recording -------------------------------------------------------------------------
+
+    def conflict(self, kind: ConflictKind, person: DesiredUser, reason: str) -> None:
+        """Record that a person is left out of the run."""
+        self.conflicts.append(Conflict(kind, person.key, person.username, reason))
+
+    def skip(self, person: DesiredUser, reason: str) -> None:
+        """Record that a person is not acted on this run."""
+        self.skipped.append(Skipped(person.origin, person.key, reason))
+
+    def protected(self, *usernames: str) -> bool:
+        """Whether any of the usernames is protected."""
+        return any(self.policy.is_protected(name) for name in usernames)
+
+    # -- people in the source ----------------------------------------------------------------
+
+    def person(self, person: DesiredUser) -> None:
+        """Plan one source person who is not in conflict."""
+        link = self.links.get(person.key)
+        if link is not None:
+            user = self.snapshot.get(link.tt_id)
+            if user is not None:
+                self.owned(person, user, link)
+                return
+            self.stale.add(person.key)
+        self.unlinked(person)
+
+    def owned(self, person: DesiredUser, user: TimeTrackUser, link: Link) -> None:
+        """Plan a person whose TimeTrack user this job owns."""
+        if self.protected(user.username, person.username):
+            self.skip(person, PROTECTED_REASON)
+        elif not person.active:
+            self.delete_candidate(link, user, LEFT_REASON, person.origin)
+        elif not user.enabled:
+            self.mismatch(person, user, ConflictKind.DISABLED, DISABLED_REASON)
+        elif _fold(user.username) != _fold(person.username):
+            reason = f"TimeTrack has username {user.username}, source wants {person.username}"
+            self.mismatch(person, user, ConflictKind.RENAME, reason)
+        else:
+            changes = field_changes(person, user)
+            if changes and self.policy.update:
+                self.operations.append(
+                    Operation(Action.UPDATE, person.key, user.username, user.id, changes)
+                )
+            else:
+                self.unchanged += 1
+
+    def mismatch(
+        self, person: DesiredUser, user: TimeTrackUser, kind: ConflictKind, reason: str
+    ) -> None:
+        """An owned user renamed or disabled in TimeTrack: a conflict, or a recreate."""
+        if self.policy.on_rename != "recreate":
+            self.conflict(kind, person, reason)
+        elif not (self.policy.create and self.policy.delete):
+            needs = "on_rename: recreate needs policy create and delete enabled"
+            self.conflict(kind, person, f"{reason} ({needs})")
+        elif holder := self.username_holder(person.username, besides=user.id):
+            reason = (
+                f"cannot recreate: username {person.username} belongs to TimeTrack user"
+                f" id {holder.id}"
+            )
+            self.conflict(ConflictKind.USERNAME_TAKEN, person, reason)
+        else:
+            why = f"recreate: {reason}"
+            self.operations.append(
+                Operation(
+                    Action.DELETE, person.key, user.username, user.id, reason=why, recreate=True
+                )
+            )
+            self.create(person, reason=why, recreate=True)
+
+    def unlinked(self, person: DesiredUser) -> None:
+        """Plan a person this job does not own (yet)."""
+        if not person.active:
+            return  # a leaver we never owned is none of our business
+        if self.protected(person.username):
+            self.skip(person, PROTECTED_REASON)
+            return
+        matches = self.by_key.get(person.key, [])
+        if len(matches) > 1:
+            ids = ", ".join(u.id for u in matches)
+            reason = (
+                f"{len(matches)} TimeTrack users match {self.match_on} {person.key} (ids {ids})"
+            )
+            self.conflict(ConflictKind.DUPLICATE_KEY, person, reason)
+        elif matches:
+            self.found(person, matches[0])
+        elif holder := self.username_holder(person.username):
+            reason = (
+                f"username {person.username} belongs to TimeTrack user id {holder.id}"
+                f" with a different {self.match_on}"
+            )
+            self.conflict(ConflictKind.USERNAME_TAKEN, person, reason)
+        elif not self.policy.create:
+            self.skip(person, CREATE_DISABLED_REASON)
+        else:
+            self.create(person)
+
+    def found(self, person: DesiredUser, user: TimeTrackUser) -> None:
+        """An unlinked person whose match key fits an existing TimeTrack user."""
+        owner = self.linked_ids.get(user.id)
+        if user.id in self.other_owned:
+            reason = f"TimeTrack user id {user.id} ({user.username}) is owned by another job"
+            self.conflict(ConflictKind.OWNED_ELSEWHERE, person, reason)
+        elif self.protected(user.username):
+            self.skip(person, PROTECTED_REASON)
+        elif owner is not None:
+            reason = (
+                f"TimeTrack user id {user.id} has {self.match_on} {person.key}"
+                f" but this job links it to key {owner}"
+            )
+            self.conflict(ConflictKind.DUPLICATE_KEY, person, reason)
+        elif not self.policy.adopt_existing:
+            reason = "exists in TimeTrack; set adopt_existing: true to adopt it"
+            self.conflict(ConflictKind.NOT_ADOPTED, person, reason)
+        elif not user.enabled:
+            self.conflict(ConflictKind.DISABLED, person, DISABLED_REASON)
+        elif _fold(user.username) != _fold(person.username):
+            # Never recreate a user we do not own: that would delete someone else's history.
+            reason = f"TimeTrack has username {user.username}, source wants {person.username}"
+            self.conflict(ConflictKind.RENAME, person, reason)
+        else:
+            self.adopt(person, user)
+
+    def adopt(self, person: DesiredUser, user: TimeTrackUser) -> None:
+        """Take ownership of an existing user, and update it where fields differ."""
+        reason = f"exists in TimeTrack with the same {self.match_on}"
+        self.operations.append(
+            Operation(Action.ADOPT, person.key, user.username, user.id, {}, reason=reason)
+        )
+        changes = field_changes(person, user)
+        if changes and self.policy.update:
+            self.operations.append(
+                Operation(Action.UPDATE, person.key, user.username, user.id, changes)
+            )
+
+    def create(self, person: DesiredUser, *, reason: str = "", recreate: bool = False) -> None:
+        """A new TimeTrack user for a person (the executor adds the password)."""
+        self.operations.append(
+            Operation(
+                Action.CREATE,
+                person.key,
+                person.username,
+                None,
+                create_changes(person),
+                reason=reason,
+                recreate=recreate,
+            )
+        )
+
+    def username_holder(self, username: str, *, besides: str | None = None) -> TimeTrackUser | None:
+        """The TimeTrack user (other than `besides`) holding a username, if any."""
+        holders = [u for u in self.by_username.get(_fold(username), []) if u.id != besides]
+        return holders[0] if holders else None
+
+    # -- deletes ---------------------------------------------------------------------------
+
+    def vanished(self, desired_keys: set[str]) -> None:
+        """Owned links whose key is no longer in the source at all."""
+        for key, link in sorted(self.links.items()):
+            if key in desired_keys:
+                continue
+            user = self.snapshot.get(link.tt_id)
+            if user is None:
+                self.stale.add(key)
+            else:
+                self.delete_candidate(link, user, GONE_REASON, f"TimeTrack user id {user.id}")
+
+    def delete_candidate(self, link: Link, user: TimeTrackUser, reason: str, origin: str) -> None:
+        """An owned user whose person left or vanished: delete it once the grace is over."""
+        self.missing.add(link.key)
+        if self.protected(user.username):
+            self.skipped.append(Skipped(origin, link.key, PROTECTED_REASON))
+            return
+        if link.missing_runs + 1 > self.policy.delete_grace_runs and self.policy.delete:
+            self.operations.append(
+                Operation(Action.DELETE, link.key, user.username, user.id, reason=reason)
+            )
+
+    def result(self) -> Plan:
+        """The plan, in its deterministic order."""
+        return Plan(
+            operations=tuple(
+                sorted(
+                    self.operations,
+                    key=lambda op: (ACTION_ORDER[op.action], op.key, op.recreate, op.tt_id or ""),
+                )
+            ),
+            conflicts=tuple(
+                sorted(self.conflicts, key=lambda c: (c.key, c.kind.value, c.username, c.reason))
+            ),
+            skipped=tuple(sorted(self.skipped, key=lambda s: (s.origin, s.key or "", s.reason))),
+            unchanged=self.unchanged,
+            missing_keys=frozenset(self.missing),
+            stale_keys=frozenset(self.stale),
+        )
+
+
+def plan(
+    desired: Sequence[DesiredUser],
+    snapshot: Mapping[str, TimeTrackUser],
+    links: Mapping[str, Link],
+    policy: Policy,
+    *,
+    match_on: str,
+    other_owned: frozenset[str] = frozenset(),
+) -> Plan:
+    """Work out the operations that make TimeTrack match `desired` for one job."""
+    remaining, conflicts, _excluded = find_conflicts(desired)
+    planner = _Planner(snapshot, links, policy, match_on, other_owned, conflicts=conflicts)
+    for person in remaining:
+        planner.person(person)
+    # Conflicted keys count as present, so their links are neither missing nor stale.
+    planner.vanished({p.key for p in desired})
+    return planner.result()
