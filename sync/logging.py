@@ -60,10 +60,8 @@ def _shared_processors() -> list[Any]:
     ]
 
 
-def configure_logging(
-    level: str = "info", fmt: str = "auto", stream: TextIO | None = None
-) -> None:
-    """Route structlog and stdlib logging (httpx, apscheduler) to `stream` (stderr) as JSON or console."""
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Send structlog and stdlib logging (httpx, apscheduler) to `stream` as JSON or console."""
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
     renderer: Any = (
@@ -94,4 +92,4 @@ def configure_logging(
 
 
 def _quiet_loggers() -> Iterable[str]:
-    return ("httpx", "httpcore", "apscheduler", "uvicorn.access", "alembic")
+    return ("httpx", "httpcore", "apscheduler", "tzlocal", "uvicorn.access", "alembic")

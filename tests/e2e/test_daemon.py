@@ -272,7 +272,7 @@ def test_sigterm_mid_run_lets_operations_in_flight_finish_and_exits_0(
     assert pending_rows(env) == 0
     store = StateStore(env.state_url)
     try:
-        [run] = store.recent_runs(sync_job="hr")
+        [run] = store.recent_runs(job="hr")
         done = [op for op in store.operations(run_id=run.id) if op.status == "done"]
     finally:
         store.close()

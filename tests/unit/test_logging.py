@@ -108,6 +108,7 @@ def test_stdlib_loggers_are_routed_through_redaction_as_json(out: io.StringIO) -
 def test_noisy_libraries_log_only_warnings(out: io.StringIO) -> None:
     logging.getLogger("httpx").info("HTTP Request: GET /users 200")
     logging.getLogger("apscheduler.scheduler").info("Added job")
+    logging.getLogger("tzlocal").debug("/etc/localtime found")
     assert out.getvalue() == ""
 
 
