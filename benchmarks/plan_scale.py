@@ -33,18 +33,23 @@ from sync.planner import plan  # noqa: E402
 FIELDS = ("firstName", "lastName", "email", "personalNumber", "language", "admin", "teamLead")
 
 
-def population(n: int, changed_share: float) -> tuple[
-    list[DesiredUser], dict[str, TimeTrackUser], dict[str, Link]
-]:
+def population(
+    n: int, changed_share: float
+) -> tuple[list[DesiredUser], dict[str, TimeTrackUser], dict[str, Link]]:
     """n owned users, `changed_share` of them with a new lastName in the source."""
     desired, snapshot, links = [], {}, {}
     changed_every = int(1 / changed_share) if changed_share else 0
     for i in range(n):
         number = f"E-{i:06d}"
         fields = {
-            "username": f"user{i}", "firstName": f"First{i}", "lastName": f"Last{i}",
-            "email": f"user{i}@example.com", "personalNumber": number, "language": "de",
-            "admin": False, "teamLead": i % 17 == 0,
+            "username": f"user{i}",
+            "firstName": f"First{i}",
+            "lastName": f"Last{i}",
+            "email": f"user{i}@example.com",
+            "personalNumber": number,
+            "language": "de",
+            "admin": False,
+            "teamLead": i % 17 == 0,
         }
         key = match_key("personalNumber", number)
         source_fields = dict(fields)
@@ -52,8 +57,12 @@ def population(n: int, changed_share: float) -> tuple[
             source_fields["lastName"] = f"Changed{i}"
         desired.append(DesiredUser(key=key, fields=source_fields, active=True, origin=f"b:{i}"))
         tt_id = str(i + 1)
-        snapshot[tt_id] = TimeTrackUser(id=tt_id, username=f"user{i}", enabled=True,
-                                        fields={**fields, "id": i + 1, "enabled": True})
+        snapshot[tt_id] = TimeTrackUser(
+            id=tt_id,
+            username=f"user{i}",
+            enabled=True,
+            fields={**fields, "id": i + 1, "enabled": True},
+        )
         links[key] = Link(key=key, tt_id=tt_id, username=f"user{i}", origin="created")
     return desired, snapshot, links
 
@@ -87,22 +96,30 @@ def plan_benchmark(n: int, naive_n: int) -> dict[str, float]:
     updates = len(result.operations)
     ours_n = timed(lambda: plan(desired, snapshot, links, policy, match_on="personalNumber"), 5)
     small = population(naive_n, 0.01)
-    ours_small = timed(lambda: plan(small[0], small[1], small[2], policy,
-                                    match_on="personalNumber"), 5)
+    ours_small = timed(
+        lambda: plan(small[0], small[1], small[2], policy, match_on="personalNumber"), 5
+    )
     naive_small = timed(lambda: naive_plan(small[0], small[1]), 1)
-    return {"n": n, "updates": updates, "plan_s": ours_n, "naive_n": naive_n,
-            "ours_small_s": ours_small, "naive_small_s": naive_small}
+    return {
+        "n": n,
+        "updates": updates,
+        "plan_s": ours_n,
+        "naive_n": naive_n,
+        "ours_small_s": ours_small,
+        "naive_small_s": naive_small,
+    }
 
 
 def peak_rss_of_plan(n: int) -> float:
     """Peak RSS (MB) of a fresh process that builds the inputs and plans once."""
     code = (
-        "import resource, sys; sys.path.insert(0, %r); sys.path.insert(0, %r);"
-        "from plan_scale import population; from sync.planner import plan;"
-        "from sync.model import Policy;"
-        "d, s, l = population(%d, 0.01); plan(d, s, l, Policy(), match_on='personalNumber');"
+        f"import resource, sys; sys.path.insert(0, {str(ROOT)!r}); "
+        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
+        "from plan_scale import population; from sync.planner import plan; "
+        "from sync.model import Policy; "
+        f"d, s, l = population({n}, 0.01); plan(d, s, l, Policy(), match_on='personalNumber'); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    ) % (str(ROOT), str(ROOT / "benchmarks"), n)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
@@ -139,8 +156,14 @@ def noop_sync_benchmark(n: int) -> dict[str, float]:
                     break
                 page += 1
         naive_seconds = time.perf_counter() - started
-    return {"n": n, "seconds": seconds, "requests": report.requests, "writes": writes,
-            "naive_requests": naive_requests, "naive_list_seconds": naive_seconds}
+    return {
+        "n": n,
+        "seconds": seconds,
+        "requests": report.requests,
+        "writes": writes,
+        "naive_requests": naive_requests,
+        "naive_list_seconds": naive_seconds,
+    }
 
 
 def main() -> None:
@@ -151,16 +174,23 @@ def main() -> None:
     p = plan_benchmark(n, naive_n)
     rss = peak_rss_of_plan(n)
     s = noop_sync_benchmark(sync_n)
-    print(f"plan(): {p['n']:,} desired vs {p['n']:,} snapshot, 1% changed "
-          f"({p['updates']:,} updates)")
+    print(
+        f"plan(): {p['n']:,} desired vs {p['n']:,} snapshot, 1% changed ({p['updates']:,} updates)"
+    )
     print(f"  median {p['plan_s']:.3f} s (target <= 1.5 s), peak RSS {rss:.0f} MB (<= 400 MB)")
-    print(f"  at {p['naive_n']:,} users: ours {p['ours_small_s'] * 1000:.1f} ms, naive scan "
-          f"{p['naive_small_s'] * 1000:.0f} ms -> {p['naive_small_s'] / p['ours_small_s']:.0f}x")
-    print(f"no-op sync of {s['n']:,} users: {s['seconds']:.2f} s, {s['requests']:.0f} HTTP "
-          f"requests (target <= 21), {s['writes']:.0f} writes")
-    print(f"  naive default-paged listing: {s['naive_requests']:.0f} requests "
-          f"({s['naive_list_seconds']:.2f} s) -> {s['naive_requests'] / s['requests']:.0f}x "
-          "more requests")
+    print(
+        f"  at {p['naive_n']:,} users: ours {p['ours_small_s'] * 1000:.1f} ms, naive scan "
+        f"{p['naive_small_s'] * 1000:.0f} ms -> {p['naive_small_s'] / p['ours_small_s']:.0f}x"
+    )
+    print(
+        f"no-op sync of {s['n']:,} users: {s['seconds']:.2f} s, {s['requests']:.0f} HTTP "
+        f"requests (target <= 21), {s['writes']:.0f} writes"
+    )
+    print(
+        f"  naive default-paged listing: {s['naive_requests']:.0f} requests "
+        f"({s['naive_list_seconds']:.2f} s) -> {s['naive_requests'] / s['requests']:.0f}x "
+        "more requests"
+    )
     print(json.dumps({"plan": p, "peak_rss_mb": rss, "noop_sync": s}))
 
 

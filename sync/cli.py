@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import structlog
 import typer
@@ -57,8 +57,12 @@ def _version(value: bool) -> None:
 def main_options(
     config: Annotated[
         str | None,
-        typer.Option("--config", "-c", help="config file (else $TIMETRACK_SYNC_CONFIG, "
-                     "./config.yaml, /etc/timetrack-sync/config.yaml)"),
+        typer.Option(
+            "--config",
+            "-c",
+            help="config file (else $TIMETRACK_SYNC_CONFIG, "
+            "./config.yaml, /etc/timetrack-sync/config.yaml)",
+        ),
     ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
     log_format: Annotated[str | None, typer.Option(help="json|console|auto")] = None,
@@ -185,8 +189,12 @@ def status(
         for r in runs:
             counts = ", ".join(f"{k} {v}" for k, v in (r.summary or {}).items() if v)
             table.add_row(
-                str(r.id), r.job, "dry run" if r.dry_run else "run",
-                r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.status, counts,
+                str(r.id),
+                r.job,
+                "dry run" if r.dry_run else "run",
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                r.status,
+                counts,
                 (r.error or "")[:80],
             )
         Console().print(table if runs else "No runs recorded yet.")
@@ -229,8 +237,14 @@ def audit(
             changes = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (o.changes or {}).items())
             detail = changes if o.status != "failed" else f"{changes} ({o.error})"
             table.add_row(
-                o.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(o.run_id), o.job, o.action,
-                o.username, o.tt_id or "", o.status, detail,
+                o.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                str(o.run_id),
+                o.job,
+                o.action,
+                o.username,
+                o.tt_id or "",
+                o.status,
+                detail,
             )
         Console().print(table if rows else "No journal rows match.")
 
@@ -299,14 +313,26 @@ def emulator(
 
         configure_logging(G.log_level or "info", G.log_format or "auto")
         options = EmulatorOptions(
-            api_key=api_key, api_secret=api_secret, latency_ms=latency_ms, jitter_ms=jitter_ms,
-            fail_rate=fail_rate, fail_after_write_rate=fail_after_write_rate,
-            rate_limit_rate=rate_limit_rate, drop_rate=drop_rate, list_shape=list_shape,
-            bool_style=bool_style, delete_mode=delete_mode, seed=seed,
+            api_key=api_key,
+            api_secret=api_secret,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            fail_rate=fail_rate,
+            fail_after_write_rate=fail_after_write_rate,
+            rate_limit_rate=rate_limit_rate,
+            drop_rate=drop_rate,
+            list_shape=list_shape,
+            bool_style=bool_style,
+            delete_mode=delete_mode,
+            seed=seed,
         )
         try:
             run_emulator_cli(
-                options, host=host, port=port, seed_users=seed_users, seed_file=seed_file,
+                options,
+                host=host,
+                port=port,
+                seed_users=seed_users,
+                seed_file=seed_file,
                 allow_public=bind_public,
             )
         except ValueError as exc:

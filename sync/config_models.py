@@ -326,7 +326,7 @@ class JobConfig(ConfigModel):
         if self.active is not None:
             return self.active
         if isinstance(self.source, LdapSourceConfig) and self.source.flavor == "active_directory":
-            return "not disabled"
+            return "{{ not disabled }}"
         return True
 
 

@@ -81,16 +81,28 @@ def _write_rows(path: Path, header: list[str], rows: list[dict[str, str]]) -> No
 
 def seed_existing_users(state: EmulatorState, rows: list[dict[str, str]]) -> None:
     """Users TimeTrack already has: an API admin, two people HR knows, and one it does not."""
-    state.add_user(username="api-admin", firstName="API", lastName="Admin",
-                   email="api-admin@example.com", admin=True)
+    state.add_user(
+        username="api-admin",
+        firstName="API",
+        lastName="Admin",
+        email="api-admin@example.com",
+        admin=True,
+    )
     for row, last_name in ((rows[0], rows[0]["last_name"]), (rows[1], "Old-Name")):
         state.add_user(
-            username=row["email"].split("@")[0].lower(), firstName=row["first_name"],
-            lastName=last_name, email=row["email"].lower(), personalNumber=row["employee_id"],
+            username=row["email"].split("@")[0].lower(),
+            firstName=row["first_name"],
+            lastName=last_name,
+            email=row["email"].lower(),
+            personalNumber=row["employee_id"],
             language=row.get("language") or "de",
         )
-    state.add_user(username="contractor.kim", firstName="Kim", lastName="Contractor",
-                   email="kim@contractor.example")
+    state.add_user(
+        username="contractor.kim",
+        firstName="Kim",
+        lastName="Contractor",
+        email="kim@contractor.example",
+    )
 
 
 def change_hr_data(header: list[str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -101,9 +113,16 @@ def change_hr_data(header: list[str], rows: list[dict[str, str]]) -> list[dict[s
     active[3]["status"] = "terminated"
     for n, (first, last) in enumerate((("Zoë", "Öztürk"), ("Søren", "Ågren"), ("José", "Núñez"))):
         joiner = dict.fromkeys(header, "")
-        joiner.update(employee_id=f"E-9{n:04d}", first_name=first, last_name=last,
-                      email=f"joiner{n}.{last.lower()}@example.com".replace("ö", "o"),
-                      department="Sales", role="engineer", status="active", language="en")
+        joiner.update(
+            employee_id=f"E-9{n:04d}",
+            first_name=first,
+            last_name=last,
+            email=f"joiner{n}.{last.lower()}@example.com".replace("ö", "o"),
+            department="Sales",
+            role="engineer",
+            status="active",
+            language="en",
+        )
         changed.append(joiner)
     return changed
 
@@ -139,11 +158,16 @@ def run_demo(console: Console, *, keep: Path | None = None) -> int:
         secret_file.chmod(0o600)
         _write_rows(work / "people.csv", header, rows)
         config_path = work / "config.yaml"
-        config_path.write_text(CONFIG_TEMPLATE.format(
-            url=emu.url, key=DEMO_KEY, secret_file=secret_file, db=work / "state.db"))
+        config_path.write_text(
+            CONFIG_TEMPLATE.format(
+                url=emu.url, key=DEMO_KEY, secret_file=secret_file, db=work / "state.db"
+            )
+        )
         config = load_config(config_path)
-        console.print(f"Emulator: {emu.url} with {len(state.users())} existing users; "
-                      f"HR export: {len(rows)} people; work folder: {work}")
+        console.print(
+            f"Emulator: {emu.url} with {len(state.users())} existing users; "
+            f"HR export: {len(rows)} people; work folder: {work}"
+        )
         reports = [
             _run(config, console, "1. Preview (sync --dry-run)", dry_run=True),
             _run(config, console, "2. First sync", dry_run=False),
@@ -154,8 +178,9 @@ def run_demo(console: Console, *, keep: Path | None = None) -> int:
         reports.append(_run(config, console, "4. Second sync", dry_run=False))
         reports.append(_run(config, console, "5. Nothing left to do", dry_run=True))
         _print_audit(config, console)
-        console.print(f"TimeTrack now has {len(state.users())} users; "
-                      f"{len(state.writes)} writes were made.")
+        console.print(
+            f"TimeTrack now has {len(state.users())} users; {len(state.writes)} writes were made."
+        )
         if keep is None:
             console.print("Demo finished; its temporary folder is removed.")
         else:
@@ -168,7 +193,8 @@ def _print_audit(config: AppConfig, console: Console) -> None:
     store = StateStore(config.state.url)
     try:
         for row in store.operations(limit=6):
-            console.print(f"run {row.run_id} {row.action:<6} {row.username:<24} {row.status}",
-                          highlight=False)
+            console.print(
+                f"run {row.run_id} {row.action:<6} {row.username:<24} {row.status}", highlight=False
+            )
     finally:
         store.close()

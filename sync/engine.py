@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import structlog
 
@@ -20,11 +20,11 @@ from sync.config import AppConfig, JobConfig
 from sync.errors import GuardError, SyncError, UsageError
 from sync.executor import ApplyResult, Executor, ProgressCallback
 from sync.guards import apply_delete_guards, check_source
+from sync.logging import register_secret
 from sync.mapping import Mapper
-from sync.model import DesiredUser, Plan, Skipped
+from sync.model import DesiredUser, Person, Plan, Policy, Skipped
 from sync.planner import plan as make_plan
 from sync.recovery import resolve_pending
-from sync.logging import register_secret
 from sync.sources import build_source
 from sync.state.lock import RunLock
 from sync.state.store import StateStore
@@ -98,7 +98,7 @@ def run_job(
     with structlog.contextvars.bound_contextvars(run_id=run_id, job=job.name):
         log.info("sync_started", dry_run=options.dry_run, source=job.source.type)
         try:
-            _run(config, job, store, options, client, report, progress, stop)
+            _JobRun(config, job, store, options, client, report, progress, stop).execute()
         except SyncError as exc:
             report.error = exc
             report.status = "guarded" if isinstance(exc, GuardError) else "failed"
@@ -127,70 +127,91 @@ def run_job(
     return report
 
 
-def _run(
-    config: AppConfig,
-    job: JobConfig,
-    store: StateStore,
-    options: RunOptions,
-    client: TimeTrackClient | None,
-    report: RunReport,
-    progress: ProgressFactory | None,
-    stop: threading.Event | None = None,
-) -> None:
-    mapper = Mapper(job.mapping, job.active_expression(), job.match_on)
-    source = build_source(job.source, mapper.referenced_names())
-    people = list(source.read())
-    report.source_records = len(people)
-    log.info("source_read", source=source.describe(), records=len(people))
-    policy = job.policy.to_policy()
-    tripped = [v for v in check_source(len(people), _last_count(store, job), policy) if v.tripped]
-    if tripped:
-        raise GuardError("; ".join(v.message for v in tripped),
-                         hint="check the source; these limits cannot be overridden by a flag")
-    desired, skipped = mapper.map_all(people)
-    if client is not None and not options.offline:
-        users = client.list_users()
-        store.replace_snapshot(users, fetched_at=_utcnow())
-        log.info("snapshot_refreshed", users=len(users))
-    snapshot = store.load_snapshot()
-    if not options.dry_run:
-        resolve_pending(store, snapshot)
-    links = store.load_links(job.name)
-    the_plan = make_plan(
-        desired, snapshot, links, policy,
-        match_on=job.match_on, other_owned=store.owned_by_other_jobs(job.name),
-    )
-    the_plan = replace(the_plan, skipped=(*the_plan.skipped, *_sorted(skipped)))
-    the_plan = apply_delete_guards(
-        the_plan, len(links), policy, allow_mass_delete=options.allow_mass_delete
-    )
-    report.plan = the_plan
-    guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
-    if options.dry_run:
-        report.status = "guarded" if guarded else "succeeded"
-        report.exit_code = _dry_run_exit(the_plan, guarded, options)
-        return
-    assert client is not None
-    executor = Executor(
-        client, store, run_id=report.run_id, job=job.name,
-        desired=_by_key(desired), concurrency=config.timetrack.concurrency,
-        progress=progress(len(the_plan.operations)) if progress else None, stop=stop,
-    )
-    report.applied = executor.apply(the_plan)
-    store.record_missing(job.name, the_plan.missing_keys, the_plan.stale_keys)
-    report.status, report.exit_code = _real_run_status(report.applied, guarded)
+@dataclass
+class _JobRun:
+    """The steps of one run, sharing its inputs; `run_job` records the outcome."""
 
+    config: AppConfig
+    job: JobConfig
+    store: StateStore
+    options: RunOptions
+    client: TimeTrackClient | None
+    report: RunReport
+    progress: ProgressFactory | None = None
+    stop: threading.Event | None = None
 
-def _last_count(store: StateStore, job: JobConfig) -> int | None:
-    return store.last_successful_source_count(job.name)
+    def execute(self) -> None:
+        """Read, plan, guard and (unless dry) apply."""
+        policy = self.job.policy.to_policy()
+        mapper = Mapper(self.job.mapping, self.job.active_expression(), self.job.match_on)
+        people = self._read_source(mapper, policy)
+        desired, skipped = mapper.map_all(people)
+        the_plan = self._plan(desired, skipped, policy)
+        self.report.plan = the_plan
+        guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
+        if self.options.dry_run:
+            self.report.status = "guarded" if guarded else "succeeded"
+            self.report.exit_code = _dry_run_exit(the_plan, guarded, self.options)
+            return
+        self._apply(the_plan, desired)
+        assert self.report.applied is not None
+        self.report.status, self.report.exit_code = _real_run_status(self.report.applied, guarded)
 
+    def _read_source(self, mapper: Mapper, policy: Policy) -> list[Person]:
+        """The whole source, or an error; the source guards before anything is planned."""
+        source = build_source(self.job.source, mapper.referenced_names())
+        people = list(source.read())
+        self.report.source_records = len(people)
+        log.info("source_read", source=source.describe(), records=len(people))
+        last = self.store.last_successful_source_count(self.job.name)
+        tripped = [v for v in check_source(len(people), last, policy) if v.tripped]
+        if tripped:
+            raise GuardError(
+                "; ".join(v.message for v in tripped),
+                hint="check the source; these limits cannot be overridden by a flag",
+            )
+        return people
 
-def _sorted(skipped: list[Skipped]) -> list[Skipped]:
-    return sorted(skipped, key=lambda s: (s.origin, s.key or ""))
+    def _plan(self, desired: list[DesiredUser], skipped: list[Skipped], policy: Policy) -> Plan:
+        """Refresh the snapshot, settle a crashed run's journal, plan and guard."""
+        if self.client is not None and not self.options.offline:
+            users = self.client.list_users()
+            self.store.replace_snapshot(users, fetched_at=datetime.now(UTC))
+            log.info("snapshot_refreshed", users=len(users))
+        snapshot = self.store.load_snapshot()
+        if not self.options.dry_run:
+            resolve_pending(self.store, snapshot)
+        links = self.store.load_links(self.job.name)
+        the_plan = make_plan(
+            desired,
+            snapshot,
+            links,
+            policy,
+            match_on=self.job.match_on,
+            other_owned=self.store.owned_by_other_jobs(self.job.name),
+            held_keys=frozenset(s.key for s in skipped if s.key),
+        )
+        ordered = sorted(skipped, key=lambda s: (s.origin, s.key or ""))
+        the_plan = replace(the_plan, skipped=(*the_plan.skipped, *ordered))
+        return apply_delete_guards(
+            the_plan, len(links), policy, allow_mass_delete=self.options.allow_mass_delete
+        )
 
-
-def _by_key(desired: list[DesiredUser]) -> dict[str, DesiredUser]:
-    return {d.key: d for d in desired}
+    def _apply(self, the_plan: Plan, desired: list[DesiredUser]) -> None:
+        """Make the plan's calls through the executor, then age the missing links."""
+        assert self.client is not None
+        executor = Executor(
+            self.client,
+            self.store,
+            run_id=self.report.run_id,
+            job=self.job.name,
+            desired={d.key: d for d in desired},
+            concurrency=self.config.timetrack.concurrency,
+            progress=self.progress(len(the_plan.operations)) if self.progress else None,
+            stop=self.stop,
+        )
+        self.report.applied = executor.apply(the_plan)
+        self.store.record_missing(self.job.name, the_plan.missing_keys, the_plan.stale_keys)
 
 
 def _dry_run_exit(the_plan: Plan, guarded: bool, options: RunOptions) -> int:
@@ -215,10 +236,6 @@ def combine_exit_codes(codes: list[int]) -> int:
         if code in codes:
             return code
     return EXIT_OK
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def open_client(config: AppConfig) -> TimeTrackClient:

@@ -201,8 +201,14 @@ class Executor:
                 op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
             )
             self.result.failed.append(FailedOperation(op, str(exc), exc.status_code))
-            log.warning("operation_failed", action=op.action.value, username=op.username,
-                        key=op.key, status=exc.status_code, error=str(exc))
+            log.warning(
+                "operation_failed",
+                action=op.action.value,
+                username=op.username,
+                key=op.key,
+                status=exc.status_code,
+                error=str(exc),
+            )
             if isinstance(exc, AuthError):
                 self.result.aborted = str(exc)
             self._tick()
@@ -217,8 +223,13 @@ class Executor:
             desired_hash=self._hash_for(op),
         )
         self.result.done[op.action.value] += 1
-        log.info("operation_done", action=op.action.value, username=op.username, key=op.key,
-                 tt_id=op.tt_id or (result.user.id if result.user else None))
+        log.info(
+            "operation_done",
+            action=op.action.value,
+            username=op.username,
+            key=op.key,
+            tt_id=op.tt_id or (result.user.id if result.user else None),
+        )
         self._tick()
         return True
 

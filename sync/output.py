@@ -40,7 +40,9 @@ def report_document(report: RunReport) -> dict[str, Any]:
             {"kind": c.kind.value, "key": c.key, "username": c.username, "reason": c.reason}
             for c in the_plan.conflicts
         ],
-        "skipped": [{"origin": s.origin, "key": s.key, "reason": s.reason} for s in the_plan.skipped],
+        "skipped": [
+            {"origin": s.origin, "key": s.key, "reason": s.reason} for s in the_plan.skipped
+        ],
         "guards": [
             {"name": g.name, "tripped": g.tripped, "overridden": g.overridden, "message": g.message}
             for g in the_plan.guards

@@ -381,12 +381,18 @@ def plan(
     *,
     match_on: str,
     other_owned: frozenset[str] = frozenset(),
+    held_keys: frozenset[str] = frozenset(),
 ) -> Plan:
-    """Work out the operations that make TimeTrack match `desired` for one job."""
+    """Work out the operations that make TimeTrack match `desired` for one job.
+
+    `held_keys` are keys of source records skipped by the mapping (bad email, empty name):
+    those people are still in the source, so their owned users are neither deleted nor
+    counted missing while their record is broken.
+    """
     remaining, conflicts, _excluded = find_conflicts(desired)
     planner = _Planner(snapshot, links, policy, match_on, other_owned, conflicts=conflicts)
     for person in remaining:
         planner.person(person)
     # Conflicted keys count as present, so their links are neither missing nor stale.
-    planner.vanished({p.key for p in desired})
+    planner.vanished({p.key for p in desired} | held_keys)
     return planner.result()

@@ -32,7 +32,12 @@ def resolve_pending(store: StateStore, snapshot: Mapping[str, TimeTrackUser]) ->
         took_effect, user = _judge(op, snapshot, by_username)
         if took_effect:
             store.journal_done(
-                record.id, record.job, op, user=user, http_status=None, attempts=0,
+                record.id,
+                record.job,
+                op,
+                user=user,
+                http_status=None,
+                attempts=0,
                 desired_hash=None,
             )
         else:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sync import executor as executor_module
 from sync.config import AppConfig, load_config
 from sync.engine import RunOptions, RunReport, run_jobs
+from sync.logging import configure_logging
 from sync.model import Action, Operation, TimeTrackUser
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient
@@ -69,8 +73,13 @@ def test_dry_run_writes_nothing_and_reports_changes(tmp_path: Path, emu: Running
 def test_existing_user_with_matching_key_is_adopted_and_updated(
     tmp_path: Path, emu: RunningEmulator
 ) -> None:
-    emu.state.add_user(username="user1", firstName="First1", lastName="Wrong",
-                       email="user1@example.com", personalNumber="E-00001")
+    emu.state.add_user(
+        username="user1",
+        firstName="First1",
+        lastName="Wrong",
+        email="user1@example.com",
+        personalNumber="E-00001",
+    )
     env = make_env(tmp_path, emu.url, [person(1), person(2)])
     report = run(env)
     assert report.plan is not None
@@ -84,11 +93,22 @@ def test_existing_user_with_matching_key_is_adopted_and_updated(
 def test_unowned_and_protected_users_are_never_touched(
     tmp_path: Path, emu: RunningEmulator
 ) -> None:
-    emu.state.add_user(username="api-admin", firstName="API", lastName="Admin",
-                       email="api@example.com")
-    emu.state.add_user(username="outsider", firstName="Out", lastName="Sider",
-                       email="out@example.com", personalNumber="X-1")
-    env = make_env(tmp_path, emu.url, [person(1)], policy="delete: true\nprotected: [api-admin]")
+    emu.state.add_user(
+        username="api-admin", firstName="API", lastName="Admin", email="api@example.com"
+    )
+    emu.state.add_user(
+        username="outsider",
+        firstName="Out",
+        lastName="Sider",
+        email="out@example.com",
+        personalNumber="X-1",
+    )
+    env = make_env(
+        tmp_path,
+        emu.url,
+        [person(1)],
+        policy="delete: true\nmax_delete_percent: 100\nprotected: [api-admin]",
+    )
     run(env)
     write_csv(env.csv, [person(1, status="terminated")])
     run(env)
@@ -143,12 +163,19 @@ def test_crashed_create_is_linked_not_duplicated(tmp_path: Path, emu: RunningEmu
     # A run that crashed after POST took effect but before its result was journaled:
     store = StateStore(env.state_url)
     run_id = store.start_run("hr", dry_run=False)
-    op = Operation(Action.CREATE, key="e-00001", username="user1",
-                   changes={"username": (None, "user1")})
+    op = Operation(
+        Action.CREATE, key="e-00001", username="user1", changes={"username": (None, "user1")}
+    )
     store.journal_pending(run_id, "hr", op)
     store.close()
-    emu.state.add_user(username="user1", firstName="First1", lastName="Last1",
-                       email="user1@example.com", personalNumber="E-00001", language="en")
+    emu.state.add_user(
+        username="user1",
+        firstName="First1",
+        lastName="Last1",
+        email="user1@example.com",
+        personalNumber="E-00001",
+        language="en",
+    )
     report = run(env)
     assert report.exit_code == 0
     assert usernames(emu)["user1"] == 1
@@ -160,8 +187,9 @@ def test_crashed_create_is_linked_not_duplicated(tmp_path: Path, emu: RunningEmu
 def test_one_rejected_create_fails_alone_and_the_run_is_partial(
     tmp_path: Path, emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = make_env(tmp_path, emu.url, [person(n) for n in range(5)],
-                   extra_timetrack="  max_retries: 0\n")
+    env = make_env(
+        tmp_path, emu.url, [person(n) for n in range(5)], extra_timetrack="  max_retries: 0\n"
+    )
     config = load_config(env.config)
     # Someone creates "user2" by hand after our snapshot was taken: the API refuses our create.
     original = TimeTrackClient.list_users
@@ -178,3 +206,35 @@ def test_one_rejected_create_fails_alone_and_the_run_is_partial(
     assert [f.operation.username for f in report.applied.failed] == ["user2"]
     assert report.applied.done["create"] == 4
     assert ("create", "user2", "failed") in journal(env)
+
+
+def test_generated_passwords_reach_the_api_once_and_nowhere_else(
+    tmp_path: Path, emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued: list[str] = []
+    real_generate = executor_module.generate_password
+
+    def recording_generate() -> str:
+        issued.append(real_generate())
+        return issued[-1]
+
+    monkeypatch.setattr(executor_module, "generate_password", recording_generate)
+    logs = io.StringIO()
+    configure_logging("debug", "json", stream=logs)
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(5)])
+    report = run(env)
+    assert report.exit_code == 0 and len(issued) == 5
+    for user in emu.state.users():
+        assert any(emu.state.check_password(user["id"], p) for p in issued)
+        assert "password" not in user
+    con = sqlite3.connect(env.db)
+    dump = "\n".join(con.iterdump())
+    con.close()
+    wal = env.db.with_name(env.db.name + "-wal")
+    raw = env.db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    for password in issued:
+        assert password.encode() not in raw
+        assert password not in dump
+        assert password not in logs.getvalue()
+        assert len(password) >= 20
+    assert "operation_done" in logs.getvalue()

@@ -80,7 +80,7 @@ def test_example_config_validates_with_its_env_vars() -> None:
 
     assert [job.name for job in config.jobs] == ["hr", "directory"]
     assert config.jobs[0].policy.delete is True
-    assert config.jobs[1].active_expression() == "not disabled"
+    assert config.jobs[1].active_expression() == "{{ not disabled }}"
     assert config.job("directory").interval_seconds() == 3600.0
 
 
@@ -486,7 +486,7 @@ def test_active_directory_defaults_active_to_not_disabled(tmp_path: Path) -> Non
     ]
     jobs = load_config(write(tmp_path, data), {}).jobs
 
-    assert [job.active_expression() for job in jobs] == ["not disabled", True, "{{ x }}"]
+    assert [job.active_expression() for job in jobs] == ["{{ not disabled }}", True, "{{ x }}"]
     assert jobs[0].active is None
 
 

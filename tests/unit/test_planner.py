@@ -350,6 +350,21 @@ def test_stale_link_is_readopted_when_the_user_reappears_under_another_id() -> N
     assert [(op.action, op.tt_id) for op in result.operations] == [(Action.ADOPT, "9")]
 
 
+def test_person_skipped_for_bad_data_is_neither_deleted_nor_missing() -> None:
+    # The mapping skipped ANNA's record (say, a broken email) but kept her key: she is still
+    # employed, so her owned user must survive until HR fixes the record.
+    result = plan(
+        [],
+        snap(tt_user("7", ANNA)),
+        owned((ANNA.key, "7")),
+        DELETING,
+        match_on=MATCH_ON,
+        held_keys=frozenset({ANNA.key}),
+    )
+    assert result.operations == ()
+    assert result.missing_keys == frozenset()
+
+
 def test_stale_link_of_vanished_person_is_reported() -> None:
     result = run([], {}, owned(("1001", "5")), DELETING)
     assert result.stale_keys == frozenset({"1001"})
