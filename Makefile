@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## test: everything CI runs
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/python -m pytest -q
 
 ## bench: reproducible performance figures (not part of make test)

@@ -111,13 +111,18 @@ def change_hr_data(header: list[str], rows: list[dict[str, str]]) -> list[dict[s
     active = [r for r in changed if r["status"] == "active"]
     active[2]["role"] = "manager" if active[2]["role"] != "manager" else "engineer"
     active[3]["status"] = "terminated"
-    for n, (first, last) in enumerate((("Zoë", "Öztürk"), ("Søren", "Ågren"), ("José", "Núñez"))):
+    joiners = (
+        ("Zoë", "Öztürk", "zoe.ozturk"),
+        ("Søren", "Ågren", "soren.agren"),
+        ("José", "Núñez", "jose.nunez"),
+    )
+    for n, (first, last, local) in enumerate(joiners):
         joiner = dict.fromkeys(header, "")
         joiner.update(
-            employee_id=f"E-9{n:04d}",
+            employee_id=str(1901 + n),
             first_name=first,
             last_name=last,
-            email=f"joiner{n}.{last.lower()}@example.com".replace("ö", "o"),
+            email=f"{local}@example.com",
             department="Sales",
             role="engineer",
             status="active",
@@ -143,7 +148,7 @@ def _workdir(keep: Path | None) -> Iterator[Path]:
 def _run(config: AppConfig, console: Console, title: str, *, dry_run: bool) -> RunReport:
     console.rule(title)
     report = run_jobs(config, list(config.jobs), RunOptions(dry_run=dry_run))[0]
-    print_text(report, console, max_rows=12)
+    print_text(report, console, max_rows=6)
     return report
 
 

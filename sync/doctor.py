@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 from rich.console import Console
 
@@ -65,6 +66,6 @@ def run_doctor(config: AppConfig, console: Console) -> int:
     console.print(f"[green]ok[/green]   config: {config.path} ({len(config.jobs)} jobs)")
     results = [_check(console, "state database", lambda: _state(config))]
     for job in config.jobs:
-        results.append(_check(console, f"job {job.name} source", lambda job=job: _source(job)))
+        results.append(_check(console, f"job {job.name} source", partial(_source, job)))
     results.append(_check(console, "TimeTrack API", lambda: _api(config)))
     return 0 if all(results) else 1

@@ -107,16 +107,22 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
 
 
 def _operations_table(the_plan: Plan, dry_run: bool, max_rows: int | None) -> Table:
+    """The operations; with `max_rows`, at most that many of each action."""
     table = Table("action", "username", "key", "id", "details", title="Changes")
-    shown = the_plan.operations[:max_rows] if max_rows else the_plan.operations
-    hidden = len(the_plan.operations) - len(shown)
+    hidden: dict[str, int] = {}
+    for action in Action:
+        ops = the_plan.of(action)
+        shown = ops[:max_rows] if max_rows else ops
+        if len(ops) > len(shown):
+            hidden[action.value] = len(ops) - len(shown)
+        for op in shown:
+            verb = _VERB[op.action][1 if dry_run else 0]
+            table.add_row(
+                f"[{_STYLE[op.action]}]{verb}[/]", op.username, op.key, op.tt_id or "", _details(op)
+            )
     if hidden:
-        table.caption = f"... and {hidden} more (--output json lists every one)"
-    for op in shown:
-        verb = _VERB[op.action][1 if dry_run else 0]
-        table.add_row(
-            f"[{_STYLE[op.action]}]{verb}[/]", op.username, op.key, op.tt_id or "", _details(op)
-        )
+        more = ", ".join(f"{n} more {action}s" for action, n in hidden.items())
+        table.caption = f"... and {more} (--output json lists every one)"
     return table
 
 
