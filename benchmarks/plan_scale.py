@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sync.logging import configure_logging  # noqa: E402
 from sync.model import DesiredUser, Link, Policy, TimeTrackUser, match_key  # noqa: E402
 from sync.planner import plan  # noqa: E402
 
@@ -167,6 +168,7 @@ def noop_sync_benchmark(n: int) -> dict[str, float]:
 
 
 def main() -> None:
+    configure_logging("warning")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
     args = parser.parse_args()
