@@ -336,6 +336,11 @@ def emulator(
             )
         except ValueError as exc:
             raise UsageError(str(exc), hint="use 127.0.0.1, or pass --bind-public") from None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port}: {exc.strerror}",
+                hint="choose another port with --port (0 picks a free one)",
+            ) from None
 
 
 @app.command()
