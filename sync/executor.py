@@ -7,7 +7,10 @@ client's concurrency); deletes run after them; the deletes of `on_rename: recrea
 the username is free for the new user. One failed operation never stops the others; an
 authentication failure stops submitting new ones (every further call would fail the same way),
 and so does the optional `stop` event (the daemon's shutdown): operations already sent finish
-and are journaled, so a stopped run leaves no `pending` row behind.
+and are journaled, so a stopped run leaves no `pending` row behind. A write that gave up after
+an attempt that may have taken effect (a 5xx, a timeout, a dropped answer) is reported failed,
+but its row stays `pending`: the next run settles it by what TimeTrack shows, as after a crash,
+so the journal never calls failed a write that TimeTrack applied.
 """
 
 from __future__ import annotations
@@ -197,12 +200,15 @@ class Executor:
         try:
             result = future.result()
         except TimeTrackError as exc:
-            self._store.journal_failed(
-                op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
-            )
+            if not exc.maybe_applied:
+                self._store.journal_failed(
+                    op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
+                )
+            # else the row stays `pending`: an attempt may have taken effect, so the next run
+            # settles it against its fresh snapshot, as after a crash (sync.recovery).
             self.result.failed.append(FailedOperation(op, str(exc), exc.status_code))
             log.warning(
-                "operation_failed",
+                "operation_outcome_unknown" if exc.maybe_applied else "operation_failed",
                 action=op.action.value,
                 username=op.username,
                 key=op.key,

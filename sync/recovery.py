@@ -1,4 +1,5 @@
-"""Resolves journal rows left `pending` by a run that crashed between a call and its result.
+"""Resolves journal rows left `pending`: by a run that crashed between a call and its result, or
+by a write the API never answered clearly (it may have taken effect; see sync.executor).
 
 It runs at the start of the next real run, after the snapshot was refreshed, so it judges each
 operation by what TimeTrack shows now: a create whose username exists took effect (it is linked,
@@ -18,7 +19,10 @@ from sync.state.store import OperationRecord, StateStore
 
 log = structlog.get_logger(__name__)
 
-INTERRUPTED = "interrupted: the process ended before the outcome was recorded"
+INTERRUPTED = (
+    "outcome unknown (the process ended or the API gave no clear answer); "
+    "the next run found it had not taken effect"
+)
 
 
 def resolve_pending(store: StateStore, snapshot: Mapping[str, TimeTrackUser]) -> int:

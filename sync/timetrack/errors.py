@@ -1,7 +1,8 @@
 """Errors of the TimeTrack API client, each carrying the request that failed.
 
     SyncError (sync.errors)
-    └── TimeTrackError             attrs: method, path, status_code (int | None), attempts
+    └── TimeTrackError             attrs: method, path, status_code (int | None), attempts,
+        │                          maybe_applied (a write whose outcome is unknown)
         ├── AuthError              401/403: check timetrack.api_key / timetrack.api_secret_file
         ├── NotFoundError          404
         ├── RejectedError          400/409/422 (and other 4xx): title, detail, code from the body
@@ -47,6 +48,9 @@ class TimeTrackError(SyncError):
         self.path = path
         self.status_code = status_code
         self.attempts = attempts
+        # A write gave up after an attempt that may have taken effect (a 5xx, a timeout, a
+        # dropped answer): whether TimeTrack changed is unknown until someone looks.
+        self.maybe_applied = False
 
     def __repr__(self) -> str:
         return (

@@ -21,6 +21,7 @@ from sync.timetrack.errors import (
     RateLimitedError,
     RejectedError,
     ServerError,
+    TimeTrackError,
     TransportError,
     excerpt,
     parse_error_body,
@@ -149,7 +150,7 @@ class ApiSession:
                 attempts > self.settings.max_retries
                 or waited + delay > self.settings.max_retry_seconds
             ):
-                self._give_up(method, path, failure, attempts)
+                self._give_up(method, path, failure, attempts, uncertain=uncertain)
             waited += delay
             self.stats.count_retry()
             level = log.info if failure.reason == "status 429" else log.warning
@@ -163,7 +164,11 @@ class ApiSession:
             )
             self._sleep(delay)
             if uncertain and before_retry is not None:
-                found = before_retry()
+                try:
+                    found = before_retry()
+                except TimeTrackError as exc:
+                    exc.maybe_applied = True  # the lookup failed: the write's outcome is unknown
+                    raise
                 if found is not None:
                     return _Outcome(None, attempts, True, found)
 
@@ -231,11 +236,17 @@ class ApiSession:
 
     # -- errors -----------------------------------------------------------------------------
 
-    def _give_up(self, method: str, path: str, failure: _Failure, attempts: int) -> NoReturn:
-        if failure.error is not None:
-            raise self._transport(method, path, failure.error, attempts, retried=True)
-        assert failure.response is not None
-        self._raise_status(method, path, failure.response, attempts)
+    def _give_up(
+        self, method: str, path: str, failure: _Failure, attempts: int, *, uncertain: bool
+    ) -> NoReturn:
+        try:
+            if failure.error is not None:
+                raise self._transport(method, path, failure.error, attempts, retried=True)
+            assert failure.response is not None
+            self._raise_status(method, path, failure.response, attempts)
+        except TimeTrackError as exc:
+            exc.maybe_applied = uncertain and method != "GET"
+            raise
 
     def final(self, out: _Outcome, method: str, path: str) -> httpx.Response:
         """The response of a finished request, raising the right error for a non-2xx status."""
