@@ -272,7 +272,11 @@ class StateStore:
     def record_missing(
         self, job: str, missing_keys: frozenset[str], stale_keys: frozenset[str]
     ) -> None:
-        """Count another missing run for `missing_keys`, reset the others, drop `stale_keys`."""
+        """Count another missing run for `missing_keys`, reset the others, drop `stale_keys`.
+
+        A stale key's link is dropped only while its user is missing from the snapshot: a
+        create of the same run may already have linked the key to a new user.
+        """
         now = self._now()
         bump = (
             sa.update(links)
@@ -291,7 +295,9 @@ class StateStore:
             .values(missing_runs=0, missing_since=None)
         )
         drop = sa.delete(links).where(
-            links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key")
+            links.c.job == sa.bindparam("b_job"),
+            links.c.key == sa.bindparam("b_key"),
+            links.c.tt_id.not_in(sa.select(tt_users.c.id)),
         )
         with self._write("record missing people") as conn:
             counting = conn.execute(
