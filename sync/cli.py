@@ -13,6 +13,7 @@ from typing import Annotated, NoReturn
 import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -194,7 +195,7 @@ def status(
                 r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
                 r.status,
                 counts,
-                (r.error or "")[:80],
+                escape((r.error or "")[:80]),
             )
         Console().print(table if runs else "No runs recorded yet.")
 
@@ -240,10 +241,10 @@ def audit(
                 str(o.run_id),
                 o.job,
                 o.action,
-                o.username,
-                o.tt_id or "",
+                escape(o.username),
+                escape(o.tt_id or ""),
                 o.status,
-                detail,
+                escape(detail),
             )
         Console().print(table if rows else "No journal rows match.")
 

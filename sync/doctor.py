@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from rich.console import Console
+from rich.markup import escape
 
 from sync.config import AppConfig, JobConfig
 from sync.engine import open_client
@@ -23,10 +24,12 @@ def _check(console: Console, label: str, action: Callable[[], str]) -> bool:
     try:
         detail = action()
     except SyncError as exc:
-        console.print(f"[red]FAIL[/red] {label}: {exc}", highlight=False)
+        console.print(f"[red]FAIL[/red] {label}: {escape(str(exc))}", highlight=False)
         return False
     elapsed = time.monotonic() - started
-    console.print(f"[green]ok[/green]   {label}: {detail} ({elapsed:.2f} s)", highlight=False)
+    console.print(
+        f"[green]ok[/green]   {label}: {escape(detail)} ({elapsed:.2f} s)", highlight=False
+    )
     return True
 
 
@@ -63,7 +66,9 @@ def _api(config: AppConfig) -> str:
 
 def run_doctor(config: AppConfig, console: Console) -> int:
     """Run every check and print one line each; 0 when all pass, 1 otherwise."""
-    console.print(f"[green]ok[/green]   config: {config.path} ({len(config.jobs)} jobs)")
+    console.print(
+        f"[green]ok[/green]   config: {escape(str(config.path))} ({len(config.jobs)} jobs)"
+    )
     results = [_check(console, "state database", lambda: _state(config))]
     for job in config.jobs:
         results.append(_check(console, f"job {job.name} source", partial(_source, job)))

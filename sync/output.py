@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sync.engine import RunReport
@@ -83,7 +84,10 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
     mode = "dry run" if report.dry_run else "run"
     console.print(f"[bold]Job {report.job}[/bold] ({mode} #{report.run_id})")
     if report.plan is None:
-        console.print(f"[red]error:[/red] {report.error}" if report.error else "nothing planned")
+        text = (
+            f"[red]error:[/red] {escape(str(report.error))}" if report.error else "nothing planned"
+        )
+        console.print(text, highlight=False)
         return
     if the_plan.operations:
         console.print(_operations_table(the_plan, report.dry_run, max_rows))
@@ -92,17 +96,17 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
     if the_plan.conflicts:
         table = Table("conflict", "key", "username", "reason", title="Conflicts (left out)")
         for c in the_plan.conflicts:
-            table.add_row(c.kind.value, c.key, c.username, c.reason)
+            table.add_row(c.kind.value, escape(c.key), escape(c.username), escape(c.reason))
         console.print(table)
     if the_plan.skipped:
         table = Table("record", "key", "reason", title="Skipped")
         for s in the_plan.skipped:
-            table.add_row(s.origin, s.key or "", s.reason)
+            table.add_row(escape(s.origin), escape(s.key or ""), escape(s.reason))
         console.print(table)
     for g in the_plan.guards:
         if g.tripped:
             state = "overridden by --allow-mass-delete" if g.overridden else "deletes held back"
-            console.print(f"[bold red]guard {g.name}[/bold red]: {g.message} ({state})")
+            console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)} ({state})")
     _print_outcome(report, console)
 
 
@@ -118,7 +122,11 @@ def _operations_table(the_plan: Plan, dry_run: bool, max_rows: int | None) -> Ta
         for op in shown:
             verb = _VERB[op.action][1 if dry_run else 0]
             table.add_row(
-                f"[{_STYLE[op.action]}]{verb}[/]", op.username, op.key, op.tt_id or "", _details(op)
+                f"[{_STYLE[op.action]}]{verb}[/]",
+                escape(op.username),
+                escape(op.key),
+                escape(op.tt_id or ""),
+                escape(_details(op)),
             )
     if hidden:
         more = ", ".join(f"{n} more {action}s" for action, n in hidden.items())
@@ -139,11 +147,12 @@ def _print_outcome(report: RunReport, console: Console) -> None:
     if report.applied is not None:
         for failure in report.applied.failed:
             console.print(
-                f"[red]failed[/red] {failure.operation.describe()}: {failure.error}",
+                f"[red]failed[/red] {escape(failure.operation.describe())}: "
+                f"{escape(failure.error)}",
                 highlight=False,
             )
         if report.applied.aborted:
-            console.print(f"[red]stopped early:[/red] {report.applied.aborted}")
+            console.print(f"[red]stopped early:[/red] {escape(report.applied.aborted)}")
     if report.error:
-        console.print(f"[red]error:[/red] {report.error}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(report.error))}", highlight=False)
     console.print(f"Status: {report.status} (exit {report.exit_code})")
