@@ -210,7 +210,12 @@ class _JobRun:
             progress=self.progress(len(the_plan.operations)) if self.progress else None,
             stop=self.stop,
         )
-        self.report.applied = executor.apply(the_plan)
+        try:
+            executor.apply(the_plan)
+        finally:
+            # What took effect, also when an error (a full disk, say) ended the apply early:
+            # the run record must not count the plan's operations as done.
+            self.report.applied = executor.result
         self.store.record_missing(self.job.name, the_plan.missing_keys, the_plan.stale_keys)
 
 
