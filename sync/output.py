@@ -18,6 +18,9 @@ _VERB = {
     Action.UPDATE: ("update", "would update"),
     Action.DELETE: ("delete", "would delete"),
 }
+# Conflicts and skipped records listed in text output (a broken export can skip millions,
+# and a table that long takes minutes to render); --output json lists every one.
+MAX_LISTED = 100
 _STYLE = {
     Action.CREATE: "green",
     Action.ADOPT: "cyan",
@@ -95,19 +98,25 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
         console.print("No changes: TimeTrack matches the source.")
     if the_plan.conflicts:
         table = Table("conflict", "key", "username", "reason", title="Conflicts (left out)")
-        for c in the_plan.conflicts:
+        for c in the_plan.conflicts[:MAX_LISTED]:
             table.add_row(c.kind.value, escape(c.key), escape(c.username), escape(c.reason))
-        console.print(table)
+        console.print(_capped(table, len(the_plan.conflicts), "conflicts"))
     if the_plan.skipped:
         table = Table("record", "key", "reason", title="Skipped")
-        for s in the_plan.skipped:
+        for s in the_plan.skipped[:MAX_LISTED]:
             table.add_row(escape(s.origin), escape(s.key or ""), escape(s.reason))
-        console.print(table)
+        console.print(_capped(table, len(the_plan.skipped), "skipped records"))
     for g in the_plan.guards:
         if g.tripped:
             state = "overridden by --allow-mass-delete" if g.overridden else "deletes held back"
             console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)} ({state})")
     _print_outcome(report, console)
+
+
+def _capped(table: Table, total: int, what: str) -> Table:
+    if total > MAX_LISTED:
+        table.caption = f"... and {total - MAX_LISTED} more {what} (--output json lists every one)"
+    return table
 
 
 def _operations_table(the_plan: Plan, dry_run: bool, max_rows: int | None) -> Table:
