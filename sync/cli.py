@@ -77,7 +77,9 @@ def main_options(
 
 def fail(exc: BaseException) -> NoReturn:
     """Turn an error into a message with its cause, place and fix, and the documented exit code."""
-    err = Console(stderr=True)
+    # soft_wrap: off a terminal Rich would break lines at 80 columns, splitting a message
+    # (and the key path or file name in it) across lines of a log or a cron mail.
+    err = Console(stderr=True, soft_wrap=True)
     if G.debug:
         err.print(traceback.format_exc(), highlight=False, markup=False)
     if isinstance(exc, SyncError):

@@ -90,7 +90,7 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
         text = (
             f"[red]error:[/red] {escape(str(report.error))}" if report.error else "nothing planned"
         )
-        console.print(text, highlight=False)
+        console.print(text, highlight=False, soft_wrap=True)
         return
     if the_plan.operations:
         console.print(_operations_table(the_plan, report.dry_run, max_rows))
@@ -163,5 +163,7 @@ def _print_outcome(report: RunReport, console: Console) -> None:
         if report.applied.aborted:
             console.print(f"[red]stopped early:[/red] {escape(report.applied.aborted)}")
     if report.error:
-        console.print(f"[red]error:[/red] {escape(str(report.error))}", highlight=False)
+        console.print(
+            f"[red]error:[/red] {escape(str(report.error))}", highlight=False, soft_wrap=True
+        )
     console.print(f"Status: {report.status} (exit {report.exit_code})")
