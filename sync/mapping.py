@@ -17,7 +17,9 @@ Errors are split by who must act:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+import string
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
@@ -59,13 +61,70 @@ def parse_bool(value: object) -> bool | None:
     return None
 
 
+# str methods whose first argument is a width: `email.ljust(10**9)` builds a 1 GB string
+# before the output limit could see it.
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_PRINTF_SPEC = re.compile(r"%%|%(?:\([^)]*\))?[#0 +-]*(\d+|\*)?(?:\.(\d+|\*))?")
+
+
+def _check_width(value: object) -> None:
+    """SecurityError for a width or count that would build a string over the output limit."""
+    if isinstance(value, int) and value > MAX_OUTPUT_CHARS:
+        raise SecurityError(f"width {value} is over the limit of {MAX_OUTPUT_CHARS}")
+
+
+def _check_printf(fmt: str, args: Any) -> None:
+    """Refuse `'%0999999999d' % 1`: a width or precision over the output limit."""
+    starred = False
+    for match in _PRINTF_SPEC.finditer(fmt):
+        for spec in match.groups():
+            starred |= spec == "*"
+            _check_width(int(spec) if spec and spec.isdigit() else 0)
+    for value in (args if isinstance(args, tuple) else (args,)) if starred else ():
+        _check_width(value)
+
+
+def _check_str_format(fmt: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse `'{:>999999999}'.format(x)`, also with the width in an argument ({:{w}})."""
+    for _text, _field, spec, _conversion in string.Formatter().parse(fmt):
+        for digits in re.findall(r"\d+", spec or ""):
+            _check_width(int(digits))
+        if spec and "{" in spec:
+            mappings = [a for a in args if isinstance(a, Mapping)]
+            values = [*args, *kwargs.values(), *(v for m in mappings for v in m.values())]
+            for value in values:
+                _check_width(value)
+
+
 class _Environment(ImmutableSandboxedEnvironment):
     """The sandbox, with limits so that an expression cannot hang or exhaust a run."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Refuse padding a string to a width over the output limit."""
+        if isinstance(getattr(obj, "__self__", None), str) and obj.__name__ in _PADDING_METHODS:
+            for value in (*args, *kwargs.values()):
+                _check_width(value)
+        return super().call(context, obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """str.format / format_map, with their widths checked."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt = str(value.__self__)
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            _check_str_format(fmt, args, kwargs)
+            return wrapped(*args, **kwargs)
+
+        return checked
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Refuse repetitions and powers whose result would be huge."""
+        """Refuse repetitions, powers and %-formats whose result would be huge."""
+        if operator == "%" and isinstance(left, str):
+            _check_printf(left, right)
         if operator == "*":
             for seq, count in ((left, right), (right, left)):
                 sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
@@ -89,6 +148,22 @@ def _environment() -> _Environment:
     env = _Environment(undefined=StrictUndefined, autoescape=False)
     env.globals.pop("lipsum", None)  # lipsum(n=10**6) would bypass the output limit
     env.globals["range"] = _limited_range
+    # Filters are called directly, not through env.call: check their widths here.
+    center, indent, printf = env.filters["center"], env.filters["indent"], env.filters["format"]
+
+    def checked_center(value: str, width: int = 80) -> str:
+        _check_width(width)
+        return str(center(value, width))
+
+    def checked_indent(text: str, width: int | str = 4, *args: Any, **kwargs: Any) -> str:
+        _check_width(width)
+        return str(indent(text, width, *args, **kwargs))
+
+    def checked_format(value: str, *args: Any, **kwargs: Any) -> str:
+        _check_printf(str(value), args or kwargs)
+        return str(printf(value, *args, **kwargs))
+
+    env.filters.update(center=checked_center, indent=checked_indent, format=checked_format)
     return env
 
 
@@ -146,6 +221,11 @@ class _Expression:
                 f"{self.label}: refused by the sandbox for record {origin}: {exc}",
                 hint="mapping expressions may only read values, not Python internals",
             ) from exc
+        except MemoryError:
+            raise MappingError(
+                f"{self.label}: ran out of memory for record {origin}",
+                hint="the expression builds a huge value (a loop doubling a string?); simplify it",
+            ) from None
         except (TemplateError, ArithmeticError, LookupError, AttributeError, TypeError) as exc:
             # Data-dependent failures, e.g. `email.split('@')[1]` on a value without '@'.
             raise ValueError(f"{self.label}: cannot evaluate for this record: {exc}") from exc
