@@ -81,6 +81,7 @@ class HrCsvSource:
                 hint="check source.path and the file's permissions",
             ) from exc
         with handle:
+            _check_not_binary(handle.peek(8)[:8], self.path, self.encoding)
             lines = _Lines(handle, self.path, self.encoding)
             count = 0
             for person in self._records(lines):
@@ -228,6 +229,32 @@ class _Lines:
                 hint="the file may be several exports concatenated; remove the extra mark",
             )
         return line
+
+
+# Leading bytes of files an HR system may hand over instead of a CSV export.
+_NOT_CSV = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook?)"),
+    (b"\xd0\xcf\x11\xe0", "an OLE2 file (an .xls workbook?)"),
+    (b"%PDF", "a PDF document"),
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _check_not_binary(head: bytes, path: Path, encoding: str) -> None:
+    """SourceError naming what the file is when it is plainly not a CSV in `encoding`."""
+    for magic, what in _NOT_CSV:
+        if head.startswith(magic):
+            raise SourceError(
+                f"{path}: is {what}, not a CSV file",
+                hint="export the sheet as CSV (UTF-8) and point source.path at that file",
+            )
+    if head.startswith(_UTF16_BOMS) and not codecs.lookup(encoding).name.startswith(
+        ("utf-16", "utf-32")
+    ):
+        raise SourceError(
+            f"{path}: starts with a UTF-16 byte order mark but source.encoding is {encoding}",
+            hint="set source.encoding: utf-16 (or export the file as UTF-8)",
+        )
 
 
 def _sniff_delimiter(header: str, where: str) -> str:
