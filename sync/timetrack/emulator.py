@@ -49,8 +49,8 @@ def _check_host(host: str, allow_public: bool) -> None:
         loopback = False
     if not loopback:
         raise ValueError(
-            f"refusing to bind the emulator to {host}: it accepts a demo secret; "
-            "use a loopback address or allow_public=True"
+            f"refusing to bind the emulator to {host}: it is a test server that accepts a "
+            "demo secret, so it listens on a loopback address (127.0.0.1, ::1) only"
         )
 
 
