@@ -81,11 +81,13 @@ class TimeTrackConfig(ConfigModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
+        example = "must be an http(s) URL like https://ACCOUNT.timetrackenterprise.com/api/v2/ext"
+        try:
+            parts = urlsplit(value.strip())
+        except ValueError:  # e.g. an unclosed '[': urlsplit's "Invalid IPv6 URL" names no fix
+            raise ValueError(example) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                "must be an http(s) URL like https://ACCOUNT.timetrackenterprise.com/api/v2/ext"
-            )
+            raise ValueError(example)
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             log.warning("config_insecure_url", key="timetrack.url", host=parts.hostname)
         return value.strip().rstrip("/")
