@@ -4,14 +4,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench soak clean system-deps
+.PHONY: demo test lint typecheck bench soak clean system-deps audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+# requirements.lock pins every dependency to the tested version (a constraint, not a list).
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
 	touch $(STAMP)
 
 ## demo: a complete sync on embedded defaults (sample CSV, bundled emulator, temp SQLite)
@@ -33,6 +34,15 @@ typecheck: $(STAMP)
 ## test: everything CI runs
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/python -m pytest -q
+
+## audit: known vulnerabilities in requirements.lock (pip-audit on PyPI's advisory data; needs
+## network, so not part of make test). --strict: a pin that could not be checked fails too.
+audit: $(STAMP)
+	$(BIN)/pip install --quiet -c requirements.lock pip-audit
+	@$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip -r requirements.lock \
+	  || { echo "make audit: FAILED: a pin above has a known vulnerability, or PyPI's" \
+	       "vulnerability data could not be read for it (see the reasons above);" \
+	       "the lock is not proven safe" >&2; exit 1; }
 
 ## bench: reproducible performance figures (not part of make test)
 bench: $(STAMP)
