@@ -8,9 +8,10 @@ the username is free for the new user. One failed operation never stops the othe
 authentication failure stops submitting new ones (every further call would fail the same way),
 and so does the optional `stop` event (the daemon's shutdown): operations already sent finish
 and are journaled, so a stopped run leaves no `pending` row behind. A write that gave up after
-an attempt that may have taken effect (a 5xx, a timeout, a dropped answer) is reported failed,
-but its row stays `pending`: the next run settles it by what TimeTrack shows, as after a crash,
-so the journal never calls failed a write that TimeTrack applied.
+an attempt that may have taken effect (a 5xx, a timeout, a dropped answer) stays `pending`
+until the end of the apply, which looks its user up and journals what TimeTrack shows; only if
+TimeTrack cannot answer then does the row wait for the next run (sync.recovery). So the journal
+never calls failed a write that TimeTrack applied.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import structlog
 
 from sync.model import Action, DesiredUser, Operation, Plan
+from sync.recovery import look_up, settle
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient, WriteResult
 from sync.timetrack.errors import AuthError, NotFoundError, TimeTrackError
@@ -107,6 +109,7 @@ class Executor:
         self._concurrency = max(1, concurrency)
         self._progress = progress
         self.result = ApplyResult()
+        self._uncertain: list[tuple[FailedOperation, int]] = []
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Apply every operation of the plan in its phases; return what happened."""
@@ -123,7 +126,26 @@ class Executor:
         self._skip_creates_of_failed_recreates(ops, failed_recreates)
         self._run_phase(writes)
         self._run_phase([op for op in ops if op.action is Action.DELETE and not op.recreate])
+        self._settle_uncertain()
         return self.result
+
+    def _settle_uncertain(self) -> None:
+        """Look up the users of writes with an unknown outcome and journal what happened."""
+        if not self._uncertain:
+            return
+        try:
+            current = look_up(self._client, (f.operation for f, _ in self._uncertain))
+        except TimeTrackError as exc:
+            # TimeTrack cannot tell now: the rows stay pending for the next run's recovery.
+            log.warning(
+                "uncertain_operations_left_pending", count=len(self._uncertain), error=str(exc)
+            )
+            return
+        for failure, op_id in self._uncertain:
+            if settle(self._store, op_id, self._job, failure.operation, current):
+                self.result.failed.remove(failure)
+                self.result.done[failure.operation.action.value] += 1
+        self._uncertain.clear()
 
     def _skip_creates_of_failed_recreates(
         self, ops: Iterable[Operation], failed_keys: set[str]
@@ -200,13 +222,16 @@ class Executor:
         try:
             result = future.result()
         except TimeTrackError as exc:
-            if not exc.maybe_applied:
+            failure = FailedOperation(op, str(exc), exc.status_code)
+            if exc.maybe_applied:
+                # An attempt may have taken effect: the row stays `pending` until the end of
+                # the apply looks the user up (or the next run does, if TimeTrack is down).
+                self._uncertain.append((failure, op_id))
+            else:
                 self._store.journal_failed(
                     op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
                 )
-            # else the row stays `pending`: an attempt may have taken effect, so the next run
-            # settles it against its fresh snapshot, as after a crash (sync.recovery).
-            self.result.failed.append(FailedOperation(op, str(exc), exc.status_code))
+            self.result.failed.append(failure)
             log.warning(
                 "operation_outcome_unknown" if exc.maybe_applied else "operation_failed",
                 action=op.action.value,

@@ -1,7 +1,10 @@
 """Resolves journal rows left `pending`: by a run that crashed between a call and its result, or
 by a write the API never answered clearly (it may have taken effect; see sync.executor).
 
-It runs at the start of the next real run, after the snapshot was refreshed, so it judges each
+The executor settles the writes it got no clear answer for at the end of its run, by looking
+those users up (`look_up` + `settle`); what it cannot settle then (TimeTrack unreachable) and
+what a crash left behind is settled by `resolve_pending`. That runs at the start of the next
+real run, after the snapshot was refreshed, so it judges each
 operation by what TimeTrack shows now: a create whose username exists took effect (it is linked,
 so the run never creates a duplicate); a delete whose user is gone took effect; an update took
 effect when the user carries its new values. Anything else is marked failed, and the fresh plan
@@ -10,12 +13,14 @@ redoes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import structlog
 
 from sync.model import Action, Operation, TimeTrackUser, normalize_field
 from sync.state.store import OperationRecord, StateStore
+from sync.timetrack.client import TimeTrackClient
+from sync.timetrack.errors import NotFoundError
 
 log = structlog.get_logger(__name__)
 
@@ -28,32 +33,58 @@ INTERRUPTED = (
 def resolve_pending(store: StateStore, snapshot: Mapping[str, TimeTrackUser]) -> int:
     """Settle every pending journal row against the fresh snapshot; return how many."""
     pending = store.pending_operations()
-    if not pending:
-        return 0
-    by_username = {user.username.casefold(): user for user in snapshot.values()}
+    by_username = _by_username(snapshot)
     for record in pending:
-        op = _operation_of(record)
-        took_effect, user = _judge(op, snapshot, by_username)
-        if took_effect:
-            store.journal_done(
-                record.id,
-                record.job,
-                op,
-                user=user,
-                http_status=None,
-                attempts=0,
-                desired_hash=None,
-            )
-        else:
-            store.journal_failed(record.id, http_status=None, error=INTERRUPTED, attempts=0)
-        log.warning(
-            "pending_operation_resolved",
-            op_id=record.id,
-            action=op.action.value,
-            username=op.username,
-            took_effect=took_effect,
-        )
+        settle(store, record.id, record.job, _operation_of(record), snapshot, by_username)
     return len(pending)
+
+
+def settle(
+    store: StateStore,
+    op_id: int,
+    job: str,
+    op: Operation,
+    current: Mapping[str, TimeTrackUser],
+    by_username: Mapping[str, TimeTrackUser] | None = None,
+) -> bool:
+    """Mark one pending operation done or failed by what TimeTrack shows; True if done."""
+    index = by_username if by_username is not None else _by_username(current)
+    took_effect, user = _judge(op, current, index)
+    if took_effect:
+        store.journal_done(
+            op_id, job, op, user=user, http_status=None, attempts=0, desired_hash=None
+        )
+    else:
+        store.journal_failed(op_id, http_status=None, error=INTERRUPTED, attempts=0)
+    log.warning(
+        "pending_operation_resolved",
+        op_id=op_id,
+        action=op.action.value,
+        username=op.username,
+        took_effect=took_effect,
+    )
+    return took_effect
+
+
+def look_up(client: TimeTrackClient, ops: Iterable[Operation]) -> dict[str, TimeTrackUser]:
+    """What TimeTrack shows now for the users some operations touched (by id or username)."""
+    found: dict[str, TimeTrackUser] = {}
+    for op in ops:
+        user: TimeTrackUser | None
+        if op.action is Action.CREATE:
+            user = client.find_user(op.username)
+        else:
+            try:
+                user = client.get_user(op.tt_id or "")
+            except NotFoundError:
+                user = None
+        if user is not None:
+            found[user.id] = user
+    return found
+
+
+def _by_username(users: Mapping[str, TimeTrackUser]) -> dict[str, TimeTrackUser]:
+    return {user.username.casefold(): user for user in users.values()}
 
 
 def _operation_of(record: OperationRecord) -> Operation:

@@ -238,3 +238,19 @@ def test_generated_passwords_reach_the_api_once_and_nowhere_else(
         assert password not in logs.getvalue()
         assert len(password) >= 20
     assert "operation_done" in logs.getvalue()
+
+
+def test_write_applied_but_answered_500_is_journaled_done_in_the_same_run(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    rows = [person(n) for n in range(4)]
+    env = make_env(tmp_path, emu.url, rows, extra_timetrack="  max_retries: 0\n")
+    assert run(env).exit_code == 0
+    write_csv(env.csv, [person(n, last_name=f"Moved{n}") for n in range(4)])
+    emu.state.set_options(fail_after_write_rate=1.0)
+    report = run(env)
+    assert (report.status, report.exit_code) == ("succeeded", 0)
+    assert report.applied is not None and report.applied.done["update"] == 4
+    assert sorted(u["lastName"] for u in emu.state.users()) == [f"Moved{n}" for n in range(4)]
+    updates = [status for action, _user, status in journal(env) if action == "update"]
+    assert updates == ["done"] * 4
