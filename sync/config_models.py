@@ -197,6 +197,7 @@ class PolicyConfig(ConfigModel):
     max_delete_percent: float = Field(default=10.0, ge=0, le=100)
     min_source_records: int = Field(default=1, ge=0)
     max_source_shrink_percent: float = Field(default=30.0, ge=0, le=100)
+    max_invalid_percent: float = Field(default=50.0, ge=0, le=100)
     adopt_existing: bool = True
     protected: list[str] = Field(default_factory=list)
     on_rename: Literal["conflict", "recreate"] = "conflict"
@@ -212,6 +213,7 @@ class PolicyConfig(ConfigModel):
             max_delete_percent=float(self.max_delete_percent),
             min_source_records=self.min_source_records,
             max_source_shrink_percent=float(self.max_source_shrink_percent),
+            max_invalid_percent=float(self.max_invalid_percent),
             adopt_existing=self.adopt_existing,
             protected=frozenset(name.strip().casefold() for name in self.protected),
             on_rename=self.on_rename,

@@ -19,7 +19,7 @@ import structlog
 from sync.config import AppConfig, JobConfig
 from sync.errors import GuardError, SyncError, UsageError
 from sync.executor import ApplyResult, Executor, ProgressCallback
-from sync.guards import apply_delete_guards, check_source
+from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.logging import register_secret
 from sync.mapping import Mapper
 from sync.model import DesiredUser, Person, Plan, Policy, Skipped
@@ -146,12 +146,18 @@ class _JobRun:
         mapper = Mapper(self.job.mapping, self.job.active_expression(), self.job.match_on)
         people = self._read_source(mapper, policy)
         desired, skipped = mapper.map_all(people)
+        invalid = check_invalid_share(len(people), len(skipped), policy)
         the_plan = self._plan(desired, skipped, policy)
+        the_plan = replace(the_plan, guards=(invalid, *the_plan.guards))
         self.report.plan = the_plan
         guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
         if self.options.dry_run:
             self.report.status = "guarded" if guarded else "succeeded"
             self.report.exit_code = _dry_run_exit(the_plan, guarded, self.options)
+            return
+        if invalid.tripped:
+            log.error("sync_blocked", guard=invalid.name, reason=invalid.message)
+            self.report.status, self.report.exit_code = "guarded", EXIT_GUARDED
             return
         self._apply(the_plan, desired)
         assert self.report.applied is not None

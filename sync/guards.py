@@ -1,10 +1,12 @@
 """Safety verdicts: a source that looks broken, and plans that would delete too many users.
 
 Pure functions. `check_source` runs before planning and can never be overridden (the engine
-raises `GuardError` when any verdict is tripped). `apply_delete_guards` runs on a finished
-plan: when a delete limit trips, every delete (and the create half of every rename-recreate
-pair, whose delete is dropped with the rest) leaves the plan unless `--allow-mass-delete` is
-given. Untripped verdicts are returned too, so the output can show every guard that ran.
+raises `GuardError` when any verdict is tripped). `check_invalid_share` judges the mapped
+records: when too many are invalid the plan is still shown, but no change of it is made.
+`apply_delete_guards` runs on a finished plan: when a delete limit trips, every delete (and
+the create half of every rename-recreate pair, whose delete is dropped with the rest) leaves
+the plan unless `--allow-mass-delete` is given. Untripped verdicts are returned too, so the
+output can show every guard that ran.
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ def check_source(
 ) -> tuple[GuardVerdict, ...]:
     """Verdicts on the size of the source read (every record counted, leavers included)."""
     return (_min_records(record_count, policy), _shrink(record_count, last_count, policy))
+
+
+def check_invalid_share(record_count: int, invalid_count: int, policy: Policy) -> GuardVerdict:
+    """Verdict on the share of records the mapping skipped as invalid (blocks the whole run)."""
+    limit = policy.max_invalid_percent
+    setting = f"jobs[].policy.max_invalid_percent = {_num(limit)}"
+    share = invalid_count * 100 / record_count if record_count else 0.0
+    figures = f"{invalid_count} of {record_count} records ({share:.1f}%) are invalid"
+    if share > limit:
+        message = f"{figures}, more than {setting}; no change is made in this run"
+        return GuardVerdict("max_invalid_percent", True, False, message)
+    return GuardVerdict("max_invalid_percent", False, False, f"{figures} ({setting})")
 
 
 def _min_records(record_count: int, policy: Policy) -> GuardVerdict:

@@ -119,6 +119,7 @@ class Policy:
     max_delete_percent: float = 10.0
     min_source_records: int = 1
     max_source_shrink_percent: float = 30.0
+    max_invalid_percent: float = 50.0
     adopt_existing: bool = True
     protected: frozenset[str] = frozenset()  # casefolded usernames
     on_rename: str = "conflict"  # "conflict" | "recreate"

@@ -108,8 +108,7 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
         console.print(_capped(table, len(the_plan.skipped), "skipped records"))
     for g in the_plan.guards:
         if g.tripped:
-            state = "overridden by --allow-mass-delete" if g.overridden else "deletes held back"
-            console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)} ({state})")
+            console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)}")
     _print_outcome(report, console)
 
 

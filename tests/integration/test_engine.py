@@ -254,3 +254,18 @@ def test_write_applied_but_answered_500_is_journaled_done_in_the_same_run(
     assert sorted(u["lastName"] for u in emu.state.users()) == [f"Moved{n}" for n in range(4)]
     updates = [status for action, _user, status in journal(env) if action == "update"]
     assert updates == ["done"] * 4
+
+
+def test_mostly_invalid_export_blocks_every_change(tmp_path: Path, emu: RunningEmulator) -> None:
+    rows = [person(n) for n in range(10)]
+    env = make_env(tmp_path, emu.url, rows)
+    run(env)
+    mangled = [person(n, email=f"broken{n}") for n in range(6)] + [person(99), *rows[6:]]
+    write_csv(env.csv, mangled)
+    preview = run(env, dry_run=True)
+    assert preview.exit_code == 3
+    assert preview.plan is not None and preview.summary()["create"] == 1
+    writes = len(emu.state.writes)
+    report = run(env)
+    assert (report.status, report.exit_code) == ("guarded", 3)
+    assert len(emu.state.writes) == writes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.guards import apply_delete_guards, check_source
+from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.model import Action, GuardVerdict, Operation, Plan, Policy
 
 
@@ -164,3 +164,15 @@ def test_delete_guards_keep_earlier_verdicts_and_the_rest_of_the_plan() -> None:
     assert guarded.guards[0] == earlier
     assert len(guarded.guards) == 3
     assert (guarded.unchanged, guarded.missing_keys) == (7, frozenset({"d0"}))
+
+
+def test_invalid_share_over_the_limit_trips() -> None:
+    verdict = check_invalid_share(100, 51, Policy(max_invalid_percent=50))
+    assert verdict.tripped and not verdict.overridden
+    assert "51 of 100 records (51.0%) are invalid" in verdict.message
+    assert "max_invalid_percent" in verdict.message
+
+
+def test_invalid_share_at_the_limit_passes() -> None:
+    assert not check_invalid_share(100, 50, Policy(max_invalid_percent=50)).tripped
+    assert not check_invalid_share(0, 0, Policy()).tripped
