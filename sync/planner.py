@@ -111,19 +111,25 @@ def create_changes(person: DesiredUser) -> dict[str, tuple[Any, Any]]:
 
 
 def find_conflicts(
-    desired: Sequence[DesiredUser],
+    desired: Sequence[DesiredUser], held_keys: frozenset[str] = frozenset()
 ) -> tuple[list[DesiredUser], list[Conflict], frozenset[str]]:
-    """Split off duplicate keys and duplicate usernames: (remaining, conflicts, excluded keys)."""
+    """Split off duplicate keys and duplicate usernames: (remaining, conflicts, excluded keys).
+
+    A key shared with an invalid (skipped) record in `held_keys` is a duplicate key too: which
+    of the two records is the person is a guess this tool does not make.
+    """
     by_key: dict[str, list[DesiredUser]] = defaultdict(list)
     for person in desired:
         by_key[person.key].append(person)
     conflicts: list[Conflict] = []
     excluded: set[str] = set()
     for key, group in by_key.items():
-        if len(group) > 1:
+        if len(group) > 1 or key in held_keys:
             excluded.add(key)
             origins = ", ".join(sorted(p.origin for p in group))
             reason = f"{len(group)} source records have key {key} ({origins})"
+            if key in held_keys:
+                reason = f"key {key} is also on an invalid source record (see skipped): {origins}"
             conflicts += [
                 Conflict(ConflictKind.DUPLICATE_KEY, key, p.username, reason) for p in group
             ]
@@ -389,7 +395,7 @@ def plan(
     those people are still in the source, so their owned users are neither deleted nor
     counted missing while their record is broken.
     """
-    remaining, conflicts, _excluded = find_conflicts(desired)
+    remaining, conflicts, _excluded = find_conflicts(desired, held_keys)
     planner = _Planner(snapshot, links, policy, match_on, other_owned, conflicts=conflicts)
     for person in remaining:
         planner.person(person)

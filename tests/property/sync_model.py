@@ -127,11 +127,13 @@ def source_view(rows: Sequence[Row]) -> SourceView:
             view.held.add(normalize_personal_number(row["employee_id"]))
         else:
             by_key[person.key].append(person)
-    # A bad row next to a valid one with its key does not hold the key: the valid row is the
-    # person (the planner's choice; the bad row is reported as skipped).
+    # A bad row next to a valid one with its key makes a duplicate key: which of the two
+    # records is the person is a guess the planner does not make.
+    view.duplicate_keys = {
+        key for key, group in by_key.items() if len(group) > 1 or key in view.held
+    }
     view.held -= set(by_key)
-    view.duplicate_keys = {key for key, group in by_key.items() if len(group) > 1}
-    singles = {key: group[0] for key, group in by_key.items() if len(group) == 1}
+    singles = {key: group[0] for key, group in by_key.items() if key not in view.duplicate_keys}
     names = Counter(folded(p.username) for p in singles.values())
     view.duplicate_usernames = {k for k, p in singles.items() if names[folded(p.username)] > 1}
     view.remaining = {k: p for k, p in singles.items() if k not in view.duplicate_usernames}

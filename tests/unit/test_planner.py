@@ -365,6 +365,20 @@ def test_person_skipped_for_bad_data_is_neither_deleted_nor_missing() -> None:
     assert result.missing_keys == frozenset()
 
 
+def test_key_shared_with_an_invalid_record_is_a_duplicate_key_conflict() -> None:
+    result = plan(
+        [ANNA],
+        snap(tt_user("7", ANNA)),
+        owned((ANNA.key, "7")),
+        DELETING,
+        match_on=MATCH_ON,
+        held_keys=frozenset({ANNA.key}),
+    )
+    assert result.operations == ()
+    assert kinds(result) == [(ANNA.key, ConflictKind.DUPLICATE_KEY)]
+    assert "invalid source record" in result.conflicts[0].reason
+
+
 def test_stale_link_of_vanished_person_is_reported() -> None:
     result = run([], {}, owned(("1001", "5")), DELETING)
     assert result.stale_keys == frozenset({"1001"})
