@@ -131,7 +131,7 @@ class _Api:
         filters = {
             k: v for k, v in request.query_params.items() if k not in ("page_number", "limit")
         }
-        page = self.state.api_list(filters)[offset : offset + limit]
+        page = self.state.api_list(filters, offset, limit)
         rendered = [render_user(user, opts) for user in page]
         if opts.list_shape == "bare":
             return JSONResponse(rendered)

@@ -8,6 +8,7 @@ only parses requests, renders users and injects faults.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import threading
 from collections.abc import Iterable, Mapping
@@ -190,8 +191,10 @@ class EmulatorState:
 
     # --- the API's semantics ---
 
-    def api_list(self, filters: Mapping[str, str]) -> list[dict[str, Any]]:
-        """Users matching every filter (text fields, case-insensitive), ordered by id."""
+    def api_list(
+        self, filters: Mapping[str, str], offset: int = 0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of the users matching every filter (text, case-insensitive), by id."""
         substring = self.options.username_filter == "substring"
         wanted = {
             k: v.casefold() for k, v in filters.items() if k in (*TEXT_FIELDS, "personalNumber")
@@ -207,7 +210,12 @@ class EmulatorState:
                     return False
             return True
 
-        return [user for user in self.users() if matches(user)]
+        with self._lock:
+            # Filter the stored dicts, copy only the page: a 100,000-user listing stays cheap.
+            found = (self._users[key] for key in sorted(self._users))
+            hits = (user for user in found if matches(user))
+            end = None if limit is None else offset + limit
+            return [dict(user) for user in itertools.islice(hits, offset, end)]
 
     def api_get(self, user_id: int) -> dict[str, Any]:
         """One user; ApiError 404 if unknown."""
