@@ -55,6 +55,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sync.conflicts import find_conflicts, fold
 from sync.model import (
     ACTION_ORDER,
     Action,
@@ -83,10 +84,6 @@ LEFT_REASON = "left (inactive in source)"
 GONE_REASON = "no longer in source"
 
 
-def _fold(username: str) -> str:
-    return username.casefold()
-
-
 def user_key(match_on: str, user: TimeTrackUser) -> str:
     """The match key of a TimeTrack user (its username when matching on username)."""
     value = user.username if match_on == "username" else user.get(match_on)
@@ -108,46 +105,6 @@ def field_changes(person: DesiredUser, user: TimeTrackUser) -> dict[str, tuple[A
 def create_changes(person: DesiredUser) -> dict[str, tuple[Any, Any]]:
     """Every mapped field as (None, value), for a create."""
     return {name: (None, v) for name, v in person.fields.items() if name not in _NOT_CREATED}
-
-
-def find_conflicts(
-    desired: Sequence[DesiredUser], held_keys: frozenset[str] = frozenset()
-) -> tuple[list[DesiredUser], list[Conflict], frozenset[str]]:
-    """Split off duplicate keys and duplicate usernames: (remaining, conflicts, excluded keys).
-
-    A key shared with an invalid (skipped) record in `held_keys` is a duplicate key too: which
-    of the two records is the person is a guess this tool does not make.
-    """
-    by_key: dict[str, list[DesiredUser]] = defaultdict(list)
-    for person in desired:
-        by_key[person.key].append(person)
-    conflicts: list[Conflict] = []
-    excluded: set[str] = set()
-    for key, group in by_key.items():
-        if len(group) > 1 or key in held_keys:
-            excluded.add(key)
-            origins = ", ".join(sorted(p.origin for p in group))
-            reason = f"{len(group)} source records have key {key} ({origins})"
-            if key in held_keys:
-                reason = f"key {key} is also on an invalid source record (see skipped): {origins}"
-            conflicts += [
-                Conflict(ConflictKind.DUPLICATE_KEY, key, p.username, reason) for p in group
-            ]
-    by_name: dict[str, list[DesiredUser]] = defaultdict(list)
-    for key, group in by_key.items():
-        if key not in excluded:
-            by_name[_fold(group[0].username)].append(group[0])
-    for group in by_name.values():
-        if len(group) > 1:
-            keys = ", ".join(sorted(p.key for p in group))
-            for p in group:
-                excluded.add(p.key)
-                reason = f"username {p.username} is wanted by {len(group)} keys ({keys})"
-                conflicts.append(
-                    Conflict(ConflictKind.DUPLICATE_USERNAME, p.key, p.username, reason)
-                )
-    remaining = sorted((g[0] for k, g in by_key.items() if k not in excluded), key=lambda p: p.key)
-    return remaining, conflicts, frozenset(excluded)
 
 
 @dataclass
@@ -177,7 +134,7 @@ class _Planner:
             key = user_key(self.match_on, user)
             if key:
                 by_key[key].append(user)
-            by_username[_fold(user.username)].append(user)
+            by_username[fold(user.username)].append(user)
         self.by_key, self.by_username = dict(by_key), dict(by_username)
         self.linked_ids = {link.tt_id: key for key, link in sorted(self.links.items())}
 
@@ -216,7 +173,7 @@ class _Planner:
             self.delete_candidate(link, user, LEFT_REASON, person.origin)
         elif not user.enabled:
             self.mismatch(person, user, ConflictKind.DISABLED, DISABLED_REASON)
-        elif _fold(user.username) != _fold(person.username):
+        elif fold(user.username) != fold(person.username):
             reason = f"TimeTrack has username {user.username}, source wants {person.username}"
             self.mismatch(person, user, ConflictKind.RENAME, reason)
         else:
@@ -298,7 +255,7 @@ class _Planner:
             self.conflict(ConflictKind.NOT_ADOPTED, person, reason)
         elif not user.enabled:
             self.conflict(ConflictKind.DISABLED, person, DISABLED_REASON)
-        elif _fold(user.username) != _fold(person.username):
+        elif fold(user.username) != fold(person.username):
             # Never recreate a user we do not own: that would delete someone else's history.
             reason = f"TimeTrack has username {user.username}, source wants {person.username}"
             self.conflict(ConflictKind.RENAME, person, reason)
@@ -333,7 +290,7 @@ class _Planner:
 
     def username_holder(self, username: str, *, besides: str | None = None) -> TimeTrackUser | None:
         """The TimeTrack user (other than `besides`) holding a username, if any."""
-        holders = [u for u in self.by_username.get(_fold(username), []) if u.id != besides]
+        holders = [u for u in self.by_username.get(fold(username), []) if u.id != besides]
         return holders[0] if holders else None
 
     # -- deletes ---------------------------------------------------------------------------
