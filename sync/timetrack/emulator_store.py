@@ -53,6 +53,8 @@ class EmulatorState:
         self.options.validate()
         self._lock = threading.RLock()
         self._users: dict[int, dict[str, Any]] = {}
+        # casefolded username -> id: uniqueness checks stay O(1) with 100,000 users.
+        self._names: dict[str, int] = {}
         self._passwords: dict[int, str] = {}
         self._next_id = 1
         self.writes: list[WriteRecord] = []
@@ -75,7 +77,7 @@ class EmulatorState:
             password = fields.pop("password", None)
             user_id = self._take_id(fields.pop("id", None))
             user = {"id": user_id, **self._defaults(), **fields, "username": username}
-            self._users[user_id] = user
+            self._store(user)
             if password:
                 self._passwords[user_id] = _hash(str(password))
             return dict(user)
@@ -97,7 +99,9 @@ class EmulatorState:
             user = self._require(int(user_id))
             fields.pop("id", None)
             password = fields.pop("password", None)
+            self._names.pop(str(user.get("username", "")).casefold(), None)
             user.update(fields)
+            self._names[str(user.get("username", "")).casefold()] = user["id"]
             if password:
                 self._passwords[user["id"]] = _hash(str(password))
             return dict(user)
@@ -105,9 +109,7 @@ class EmulatorState:
     def delete(self, user_id: int) -> None:
         """Remove a user for good; KeyError if unknown."""
         with self._lock:
-            self._require(int(user_id))
-            del self._users[int(user_id)]
-            self._passwords.pop(int(user_id), None)
+            self._remove(self._require(int(user_id)))
 
     def set_enabled(self, user_id: int, enabled: bool) -> None:
         """Enable or disable a user (what only an admin can do in TimeTrack)."""
@@ -147,6 +149,7 @@ class EmulatorState:
                 options.validate()
                 self.options = options
             self._users.clear()
+            self._names.clear()
             self._passwords.clear()
             self._next_id = 1
             self.reset_counters()
@@ -247,7 +250,7 @@ class EmulatorState:
             self._check_unique(cleaned, exclude_id=None)
             user_id = self._take_id(None)
             user = {"id": user_id, **self._defaults(), **cleaned}
-            self._users[user_id] = user
+            self._store(user)
             self._passwords[user_id] = _hash(password)
             self._audit("POST", user)
             return dict(user)
@@ -286,8 +289,7 @@ class EmulatorState:
             if self.options.delete_mode == "soft":
                 user["enabled"] = False
             else:
-                del self._users[user["id"]]
-                self._passwords.pop(user["id"], None)
+                self._remove(user)
             self._audit("DELETE", user)
 
     # --- internals ---
@@ -319,11 +321,17 @@ class EmulatorState:
         return user
 
     def _find_username(self, username: str, exclude_id: int | None = None) -> int | None:
-        key = username.casefold()
-        for user_id, user in self._users.items():
-            if user_id != exclude_id and str(user.get("username", "")).casefold() == key:
-                return user_id
-        return None
+        user_id = self._names.get(username.casefold())
+        return None if user_id is None or user_id == exclude_id else user_id
+
+    def _store(self, user: dict[str, Any]) -> None:
+        self._users[user["id"]] = user
+        self._names[str(user["username"]).casefold()] = user["id"]
+
+    def _remove(self, user: Mapping[str, Any]) -> None:
+        del self._users[user["id"]]
+        self._names.pop(str(user.get("username", "")).casefold(), None)
+        self._passwords.pop(user["id"], None)
 
     def _check_unique(self, cleaned: Mapping[str, Any], exclude_id: int | None) -> None:
         status = self.options.duplicate_status
