@@ -39,7 +39,8 @@ def find_conflicts(
     by_name: dict[str, list[DesiredUser]] = defaultdict(list)
     for key, group in by_key.items():
         if key not in excluded:
-            by_name[fold(group[0].username)].append(group[0])
+            person = group[0]
+            by_name[fold(person.username)].append(person)
     for group in by_name.values():
         if len(group) > 1:
             keys = ", ".join(sorted(p.key for p in group))

@@ -53,6 +53,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sync.conflicts import find_conflicts, fold
@@ -97,7 +98,8 @@ def field_changes(person: DesiredUser, user: TimeTrackUser) -> dict[str, tuple[A
         if name in _NOT_COMPARED:
             continue
         old = user.get(name)
-        if normalize_field(name, old) != normalize_field(name, new):
+        # Equal raw values are equal normalized: skip the normalizing on the common path.
+        if old != new and normalize_field(name, old) != normalize_field(name, new):
             changes[name] = (old, new)
     return changes
 
@@ -105,6 +107,14 @@ def field_changes(person: DesiredUser, user: TimeTrackUser) -> dict[str, tuple[A
 def create_changes(person: DesiredUser) -> dict[str, tuple[Any, Any]]:
     """Every mapped field as (None, value), for a create."""
     return {name: (None, v) for name, v in person.fields.items() if name not in _NOT_CREATED}
+
+
+def _ordered(index: dict[str, list[TimeTrackUser]]) -> dict[str, list[TimeTrackUser]]:
+    """The index with each group of several users in id order (input order must not matter)."""
+    for group in index.values():
+        if len(group) > 1:
+            group.sort(key=lambda u: u.id)
+    return dict(index)
 
 
 @dataclass
@@ -122,21 +132,34 @@ class _Planner:
     unchanged: int = 0
     missing: set[str] = field(default_factory=set)
     stale: set[str] = field(default_factory=set)
-    by_key: dict[str, list[TimeTrackUser]] = field(default_factory=dict)
-    by_username: dict[str, list[TimeTrackUser]] = field(default_factory=dict)
     linked_ids: dict[str, str] = field(default_factory=dict)  # tt_id -> key of this job
 
     def __post_init__(self) -> None:
-        by_key: dict[str, list[TimeTrackUser]] = defaultdict(list)
-        by_username: dict[str, list[TimeTrackUser]] = defaultdict(list)
-        for user_id in sorted(self.snapshot):
-            user = self.snapshot[user_id]
+        for key, link in self.links.items():
+            # One id linked to several keys (never written by the store): the last key wins.
+            if link.tt_id not in self.linked_ids or key > self.linked_ids[link.tt_id]:
+                self.linked_ids[link.tt_id] = key
+
+    # The snapshot indexes are built on first use: a run where everyone is already linked
+    # (the steady state) never needs them.
+
+    @cached_property
+    def by_key(self) -> dict[str, list[TimeTrackUser]]:
+        """Snapshot users by match key (users without one are not indexed)."""
+        index: dict[str, list[TimeTrackUser]] = defaultdict(list)
+        for user in self.snapshot.values():
             key = user_key(self.match_on, user)
             if key:
-                by_key[key].append(user)
-            by_username[fold(user.username)].append(user)
-        self.by_key, self.by_username = dict(by_key), dict(by_username)
-        self.linked_ids = {link.tt_id: key for key, link in sorted(self.links.items())}
+                index[key].append(user)
+        return _ordered(index)
+
+    @cached_property
+    def by_username(self) -> dict[str, list[TimeTrackUser]]:
+        """Snapshot users by casefolded username."""
+        index: dict[str, list[TimeTrackUser]] = defaultdict(list)
+        for user in self.snapshot.values():
+            index[fold(user.username)].append(user)
+        return _ordered(index)
 
     # -- recording -------------------------------------------------------------------------
 
@@ -297,7 +320,7 @@ class _Planner:
 
     def vanished(self, desired_keys: set[str]) -> None:
         """Owned links whose key is no longer in the source at all."""
-        for key, link in sorted(self.links.items()):
+        for key, link in self.links.items():  # result() orders what this records
             if key in desired_keys:
                 continue
             user = self.snapshot.get(link.tt_id)
