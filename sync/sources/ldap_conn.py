@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import shlex
 import ssl
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 import structlog
 
 from sync.errors import SourceError
+from sync.sources.ldap_log import ldapsearch_line
 
 with warnings.catch_warnings():
     # pyasn1 >= 0.6 deprecates names ldap3 2.9.1 imports (tagMap, typeMap): harmless, not
@@ -53,7 +53,6 @@ log = structlog.get_logger(__name__)
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 _SCOPES = {"base": BASE, "level": LEVEL, "subtree": SUBTREE}
-_LDAPSEARCH_SCOPES = {"base": "base", "level": "one", "subtree": "sub"}
 # Continuation references a search at an AD domain root returns; they never hold people.
 _AD_PARTITIONS = ("dc=domaindnszones,", "dc=forestdnszones,", "cn=configuration,")
 _TLS_HINT = (
@@ -135,26 +134,6 @@ class _VerifyingTls(Tls):  # type: ignore[misc]  # ldap3 is untyped
             server_hostname=connection.server.host,
             do_handshake_on_connect=do_handshake,
         )
-
-
-def ldapsearch_line(settings: ConnectSettings, url: str, request: SearchRequest) -> str:
-    """The equivalent `ldapsearch` command line (never the password: -W prompts for it)."""
-    parts: list[str] = []
-    if settings.ca_file:
-        parts.append(f"LDAPTLS_CACERT={shlex.quote(settings.ca_file)}")
-    if not settings.tls_verify:
-        parts.append("LDAPTLS_REQCERT=never")
-    parts += ["ldapsearch", "-x", "-H", shlex.quote(url)]
-    if settings.start_tls:
-        parts.append("-ZZ")
-    if settings.bind_dn:
-        parts += ["-D", shlex.quote(settings.bind_dn), "-W"]
-    parts += ["-b", shlex.quote(request.base), "-s", _LDAPSEARCH_SCOPES[request.scope]]
-    if request.page_size:
-        parts += ["-E", f"pr={request.page_size}/noprompt"]
-    parts.append(shlex.quote(request.filter))
-    parts += [shlex.quote(name) for name in request.attributes or ("1.1",)]
-    return " ".join(parts)
 
 
 _SSL_REASON = re.compile(r"\[SSL: [A-Z_]+\] ([^(\]'\"]+)")
