@@ -49,7 +49,7 @@ G = _Globals()
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"timetrack-sync {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -90,7 +90,7 @@ def fail(exc: BaseException) -> NoReturn:
         highlight=False,
         markup=False,
     )
-    raise typer.Exit(1)
+    raise typer.Exit(ExitCode.FAILED)
 
 
 @contextmanager

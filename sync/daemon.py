@@ -32,7 +32,7 @@ from prometheus_client import disable_created_metrics
 
 from sync.config import AppConfig, JobConfig
 from sync.engine import run_job
-from sync.errors import ConfigError, LockHeldError, SyncError
+from sync.errors import ConfigError, ExitCode, LockHeldError, SyncError
 from sync.logging import configure_logging
 from sync.metrics import Health, Metrics, MetricsServer
 from sync.report import RunOptions, RunReport, RunStatus
@@ -127,7 +127,7 @@ class Daemon:
 
     # -- the main thread --------------------------------------------------------------------
 
-    def run(self) -> int:
+    def run(self) -> ExitCode:
         """Serve until SIGTERM/SIGINT; the exit code (0 unless the stop timed out)."""
         with _signal_pipe() as wakeup:
             _check_state(self._config)
@@ -221,7 +221,7 @@ class Daemon:
                 )
         self.health.configure({item.job: item.period for item in found})
 
-    def _shutdown(self, reason: str) -> int:
+    def _shutdown(self, reason: str) -> ExitCode:
         self._notifier.stopping()
         log.info("daemon_stopping", reason=reason, timeout_s=self._stop_timeout)
         self._stop.set()
@@ -236,10 +236,10 @@ class Daemon:
                 timeout_s=self._stop_timeout,
                 hint="the next run resolves any operation left pending",
             )
-            return 1
+            return ExitCode.FAILED
         log.info("daemon_stopped")
         self._notifier.close()
-        return 0
+        return ExitCode.OK
 
     def _watchdog(self) -> Watchdog | None:
         timeout = watchdog_seconds()
@@ -344,10 +344,10 @@ def run_daemon(
     *,
     reload: Callable[[], AppConfig],
     log_overrides: tuple[str | None, str | None] = (None, None),
-) -> int:
+) -> ExitCode:
     """Run the daemon until SIGTERM; the exit code."""
     code = Daemon(config, reload=reload, log_overrides=log_overrides).run()
-    if code != 0:
+    if code is not ExitCode.OK:
         # A run still hangs in a worker thread that the interpreter would wait for at exit.
         logging.shutdown()
         os._exit(code)
