@@ -130,7 +130,8 @@ def noop_sync_benchmark(n: int) -> dict[str, float]:
     import httpx
 
     from sync.config import load_config
-    from sync.engine import RunOptions, run_jobs
+    from sync.engine import run_jobs
+    from sync.report import RunOptions
     from sync.timetrack.emulator import EmulatorOptions, EmulatorState, serve_in_thread
     from tests.syncenv import API_KEY, API_SECRET, make_env, person
 

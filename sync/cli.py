@@ -13,18 +13,17 @@ from typing import Annotated, NoReturn
 import structlog
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 
 from sync import __version__
 from sync.config import AppConfig, load_config, resolve_config_path
-from sync.engine import RunOptions, combine_exit_codes, run_jobs
-from sync.errors import SyncError, UsageError
+from sync.engine import run_jobs
+from sync.errors import ExitCode, SyncError, UsageError
 from sync.executor import ProgressCallback
 from sync.logging import configure_logging
-from sync.output import print_json, print_text
-from sync.state.store import StateStore
+from sync.output import print_journal, print_json, print_runs, print_text
+from sync.report import RunOptions
+from sync.runtime import open_store
 
 app = typer.Typer(
     add_completion=False,
@@ -50,7 +49,7 @@ G = _Globals()
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"timetrack-sync {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
 
 
 @app.callback()
@@ -91,7 +90,7 @@ def fail(exc: BaseException) -> NoReturn:
         highlight=False,
         markup=False,
     )
-    raise typer.Exit(1)
+    raise typer.Exit(ExitCode.FAILED)
 
 
 @contextmanager
@@ -148,7 +147,7 @@ def sync(
         else:
             for report in reports:
                 print_text(report, out)
-        raise typer.Exit(combine_exit_codes([r.exit_code for r in reports]))
+        raise typer.Exit(ExitCode.most_severe(r.exit_code for r in reports))
 
 
 def _progress_factory(console: Console | None) -> Callable[[int], ProgressCallback | None] | None:
@@ -182,24 +181,9 @@ def status(
     """Recent runs: when, how long, what they did, and how they ended."""
     with errors_explained():
         config = load()
-        store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
-        try:
+        with open_store(config) as store:
             runs = store.recent_runs(job=job, limit=limit)
-        finally:
-            store.close()
-        table = Table("run", "job", "mode", "started", "status", "counts", "error")
-        for r in runs:
-            counts = ", ".join(f"{k} {v}" for k, v in (r.summary or {}).items() if v)
-            table.add_row(
-                str(r.id),
-                r.job,
-                "dry run" if r.dry_run else "run",
-                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                r.status,
-                counts,
-                escape((r.error or "")[:80]),
-            )
-        Console().print(table if runs else "No runs recorded yet.")
+        print_runs(runs, Console())
 
 
 def _parse_since(value: str | None) -> datetime | None:
@@ -227,28 +211,11 @@ def audit(
     """The journal: who changed which user, when, how, and with what outcome."""
     with errors_explained():
         config = load()
-        store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
-        try:
+        with open_store(config) as store:
             rows = store.operations(
                 username=user, run_id=run, since=_parse_since(since), limit=limit
             )
-        finally:
-            store.close()
-        table = Table("time", "run", "job", "action", "username", "id", "status", "changes")
-        for o in rows:
-            changes = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (o.changes or {}).items())
-            detail = changes if o.status != "failed" else f"{changes} ({o.error})"
-            table.add_row(
-                o.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                str(o.run_id),
-                o.job,
-                o.action,
-                escape(o.username),
-                escape(o.tt_id or ""),
-                o.status,
-                escape(detail),
-            )
-        Console().print(table if rows else "No journal rows match.")
+        print_journal(rows, Console())
 
 
 @db_app.command("upgrade")

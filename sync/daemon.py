@@ -31,13 +31,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import disable_created_metrics
 
 from sync.config import AppConfig, JobConfig
-from sync.engine import RunOptions, RunReport, open_client, run_job
-from sync.errors import ConfigError, LockHeldError, SyncError
+from sync.engine import run_job
+from sync.errors import ConfigError, ExitCode, LockHeldError, SyncError
 from sync.logging import configure_logging
-from sync.metrics import FAILED_STATUSES, Health, Metrics, MetricsServer
+from sync.metrics import Health, Metrics, MetricsServer
+from sync.report import RunOptions, RunReport, RunStatus
+from sync.runtime import open_run, open_store
 from sync.sdnotify import Notifier, Watchdog, watchdog_seconds
-from sync.state.lock import RunLock
-from sync.state.store import StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +127,7 @@ class Daemon:
 
     # -- the main thread --------------------------------------------------------------------
 
-    def run(self) -> int:
+    def run(self) -> ExitCode:
         """Serve until SIGTERM/SIGINT; the exit code (0 unless the stop timed out)."""
         with _signal_pipe() as wakeup:
             _check_state(self._config)
@@ -221,7 +221,7 @@ class Daemon:
                 )
         self.health.configure({item.job: item.period for item in found})
 
-    def _shutdown(self, reason: str) -> int:
+    def _shutdown(self, reason: str) -> ExitCode:
         self._notifier.stopping()
         log.info("daemon_stopping", reason=reason, timeout_s=self._stop_timeout)
         self._stop.set()
@@ -236,10 +236,10 @@ class Daemon:
                 timeout_s=self._stop_timeout,
                 hint="the next run resolves any operation left pending",
             )
-            return 1
+            return ExitCode.FAILED
         log.info("daemon_stopped")
         self._notifier.close()
-        return 0
+        return ExitCode.OK
 
     def _watchdog(self) -> Watchdog | None:
         timeout = watchdog_seconds()
@@ -281,36 +281,28 @@ class Daemon:
         except Exception as exc:  # a failed run must not end the daemon
             text = str(exc) if isinstance(exc, SyncError) else f"{type(exc).__name__}: {exc}"
             log.error("run_failed", error=text, exc_info=not isinstance(exc, SyncError))
-            self.metrics.record_outcome(job.name, "failed", time.monotonic() - started)
+            self.metrics.record_outcome(job.name, RunStatus.FAILED, time.monotonic() - started)
             self.health.record(job.name, ok=False, reason=text)
             self._notifier.status(f"{job.name}: failed at {_clock()}: {text.splitlines()[0]}")
             return
         self.metrics.record_run(report, stats)
-        failed = report.status in FAILED_STATUSES
         reason = str(report.error) if report.error else f"status {report.status}"
-        self.health.record(job.name, ok=not failed, reason=reason)
+        self.health.record(job.name, ok=not report.status.is_failure, reason=reason)
         self._notifier.status(_status_line(report))
 
     def _locked_run(self, config: AppConfig, job: JobConfig) -> tuple[RunReport, dict[str, Any]]:
-        store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
-        try:
-            with RunLock(config.state.url, job=job.name):
-                store.fail_stale_runs()
-                client = open_client(config)
-                try:
-                    report = run_job(
-                        config, job, store, RunOptions(), client=client, stop=self._stop
-                    )
-                finally:
-                    client.close()
-                return report, client.stats.snapshot()
-        finally:
-            store.close()
+        with open_run(config, [job.name]) as opened:
+            assert opened.client is not None
+            report = run_job(
+                config, job, opened.store, RunOptions(), client=opened.client, stop=self._stop
+            )
+        return report, opened.client.stats.snapshot()
 
 
 def _check_state(config: AppConfig) -> None:
     """Open (and migrate) the state database once: READY=1 only when it works."""
-    StateStore(config.state.url, auto_migrate=config.state.auto_migrate).close()
+    with open_store(config):
+        pass
 
 
 def _status_line(report: RunReport) -> str:
@@ -352,10 +344,10 @@ def run_daemon(
     *,
     reload: Callable[[], AppConfig],
     log_overrides: tuple[str | None, str | None] = (None, None),
-) -> int:
+) -> ExitCode:
     """Run the daemon until SIGTERM; the exit code."""
     code = Daemon(config, reload=reload, log_overrides=log_overrides).run()
-    if code != 0:
+    if code is not ExitCode.OK:
         # A run still hangs in a worker thread that the interpreter would wait for at exit.
         logging.shutdown()
         os._exit(code)

@@ -18,9 +18,11 @@ from pathlib import Path
 from rich.console import Console
 
 from sync.config import AppConfig, load_config
-from sync.engine import RunOptions, RunReport, run_jobs
+from sync.engine import run_jobs
+from sync.errors import ExitCode
 from sync.output import print_text
-from sync.state.store import StateStore
+from sync.report import RunOptions, RunReport
+from sync.runtime import open_store
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, serve_in_thread
 
 DEMO_KEY = "demo-key"
@@ -152,7 +154,7 @@ def _run(config: AppConfig, console: Console, title: str, *, dry_run: bool) -> R
     return report
 
 
-def run_demo(console: Console, *, keep: Path | None = None) -> int:
+def run_demo(console: Console, *, keep: Path | None = None) -> ExitCode:
     """Run the demo; return the exit code (0 when every step went as expected)."""
     header, rows = _read_rows(sample_csv())
     state = EmulatorState(EmulatorOptions(api_key=DEMO_KEY, api_secret=DEMO_SECRET))
@@ -190,16 +192,13 @@ def run_demo(console: Console, *, keep: Path | None = None) -> int:
             console.print("Demo finished; its temporary folder is removed.")
         else:
             console.print(f"Demo files kept in {work} (config.yaml, state.db, people.csv).")
-    return 0 if all(r.exit_code == 0 for r in reports) else 1
+    return ExitCode.OK if all(r.exit_code is ExitCode.OK for r in reports) else ExitCode.FAILED
 
 
 def _print_audit(config: AppConfig, console: Console) -> None:
     console.rule("Audit: the journal's newest rows (timetrack-sync audit)")
-    store = StateStore(config.state.url)
-    try:
+    with open_store(config) as store:
         for row in store.operations(limit=6):
             console.print(
                 f"run {row.run_id} {row.action:<6} {row.username:<24} {row.status}", highlight=False
             )
-    finally:
-        store.close()

@@ -10,11 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from sync.config import AppConfig, JobConfig
-from sync.engine import open_client
-from sync.errors import SyncError
-from sync.mapping import Mapper
-from sync.sources import build_source
-from sync.state.store import StateStore
+from sync.desired import read_desired
+from sync.errors import ExitCode, SyncError
+from sync.runtime import open_client, open_store
 
 PROBE_USERNAME = "timetrack-sync-doctor-probe"
 
@@ -34,27 +32,22 @@ def _check(console: Console, label: str, action: Callable[[], str]) -> bool:
 
 
 def _state(config: AppConfig) -> str:
-    store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
-    try:
+    with open_store(config) as store:
         runs = store.recent_runs(limit=1)
-    finally:
-        store.close()
     last = f"last run #{runs[0].id} {runs[0].status}" if runs else "no runs yet"
     return f"{config.state.url.split('://', 1)[0]} opened, {last}"
 
 
 def _source(job: JobConfig) -> str:
-    mapper = Mapper(job.mapping, job.active_expression(), job.match_on)
-    source = build_source(job.source, mapper.referenced_names())
-    people = list(source.read())
-    desired, skipped = mapper.map_all(people)
-    leavers = sum(1 for d in desired if not d.active)
+    read = read_desired(job)
+    leavers = sum(1 for d in read.desired if not d.active)
     text = (
-        f"{source.describe()}: {len(people)} records, {len(desired) - leavers} active, "
-        f"{leavers} leavers, {len(skipped)} skipped"
+        f"{read.source}: {read.records} records, {len(read.desired) - leavers} active, "
+        f"{leavers} leavers, {len(read.skipped)} skipped"
     )
-    if skipped:
-        text += f" (first: {skipped[0].origin}: {skipped[0].reason})"
+    if read.skipped:
+        first = read.skipped[0]
+        text += f" (first: {first.origin}: {first.reason})"
     return text
 
 
@@ -64,7 +57,7 @@ def _api(config: AppConfig) -> str:
     return f"{config.timetrack.url} answered an authenticated read"
 
 
-def run_doctor(config: AppConfig, console: Console) -> int:
+def run_doctor(config: AppConfig, console: Console) -> ExitCode:
     """Run every check and print one line each; 0 when all pass, 1 otherwise."""
     console.print(
         f"[green]ok[/green]   config: {escape(str(config.path))} ({len(config.jobs)} jobs)"
@@ -73,4 +66,4 @@ def run_doctor(config: AppConfig, console: Console) -> int:
     for job in config.jobs:
         results.append(_check(console, f"job {job.name} source", partial(_source, job)))
     results.append(_check(console, "TimeTrack API", lambda: _api(config)))
-    return 0 if all(results) else 1
+    return ExitCode.OK if all(results) else ExitCode.FAILED

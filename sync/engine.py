@@ -1,9 +1,9 @@
 """One run of one job: read source -> refresh snapshot -> plan -> guard -> apply -> record.
 
-The caller holds the run lock (sync.state.lock.RunLock) for the whole command, so that no two
-runs of one state database overlap. Errors a user can cause end the run with its record written
-and are raised again for the CLI to explain; nothing here decides what to change (that is the
-planner's job) or prints (that is the CLI's).
+The caller opens the run (`sync.runtime.open_run`: store, run lock, client) for the whole
+command, so that no two runs of one state database overlap. An error a user can cause ends the
+run with its record written and is kept in the report for the CLI to explain; nothing here
+decides what to change (that is the planner's job) or prints (that is the CLI's).
 """
 
 from __future__ import annotations
@@ -17,58 +17,19 @@ from datetime import UTC, datetime
 import structlog
 
 from sync.config import AppConfig, JobConfig
-from sync.errors import GuardError, SyncError, UsageError
+from sync.desired import DesiredRead, read_desired
+from sync.errors import ExitCode, GuardError, SyncError, UsageError
 from sync.executor import ApplyResult, Executor, ProgressCallback
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
-from sync.logging import register_secret
-from sync.mapping import Mapper
-from sync.model import DesiredUser, Person, Plan, Policy, Skipped
+from sync.model import DesiredUser, Plan, Policy, Skipped
 from sync.planner import plan as make_plan
 from sync.recovery import resolve_pending
-from sync.sources import build_source
-from sync.state.lock import RunLock
+from sync.report import RunOptions, RunReport, RunStatus
+from sync.runtime import open_run
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient
 
 log = structlog.get_logger(__name__)
-
-# Exit codes of the CLI contract.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_GUARDED, EXIT_CHANGES = 0, 1, 2, 3, 4
-
-
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    """How a run is asked to behave (from the command line)."""
-
-    dry_run: bool = False
-    offline: bool = False
-    allow_mass_delete: bool = False
-    detailed_exitcode: bool = False
-
-
-@dataclass(slots=True)
-class RunReport:
-    """The outcome of one job's run, for output, status and metrics."""
-
-    job: str
-    run_id: int
-    dry_run: bool
-    status: str = "running"
-    exit_code: int = EXIT_OK
-    plan: Plan | None = None
-    applied: ApplyResult | None = None
-    source_records: int | None = None
-    error: SyncError | None = None
-    duration_seconds: float = 0.0
-    requests: int = 0
-
-    def summary(self) -> dict[str, int]:
-        """Counts per action (planned, or done in a real run), plus failures."""
-        counts = self.plan.summary() if self.plan else {}
-        if self.applied is not None:
-            counts.update(self.applied.done)
-            counts["failed"] = len(self.applied.failed)
-        return counts
 
 
 ProgressFactory = Callable[[int], ProgressCallback | None]
@@ -100,9 +61,7 @@ def run_job(
         try:
             _JobRun(config, job, store, options, client, report, progress, stop).execute()
         except SyncError as exc:
-            report.error = exc
-            report.status = "guarded" if isinstance(exc, GuardError) else "failed"
-            report.exit_code = exc.exit_code
+            report.end_with_error(exc)
             log.error("sync_error", error=str(exc), exit_code=exc.exit_code)
         report.duration_seconds = round(time.monotonic() - started, 3)
         if client is not None:
@@ -143,40 +102,36 @@ class _JobRun:
     def execute(self) -> None:
         """Read, plan, guard and (unless dry) apply."""
         policy = self.job.policy.to_policy()
-        mapper = Mapper(self.job.mapping, self.job.active_expression(), self.job.match_on)
-        people = self._read_source(mapper, policy)
-        desired, skipped = mapper.map_all(people)
-        invalid = check_invalid_share(len(people), len(skipped), policy)
-        the_plan = self._plan(desired, skipped, policy)
+        read = self._read_source(policy)
+        invalid = check_invalid_share(read.records, len(read.skipped), policy)
+        the_plan = self._plan(read.desired, read.skipped, policy)
         the_plan = replace(the_plan, guards=(invalid, *the_plan.guards))
         self.report.plan = the_plan
         guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
         if self.options.dry_run:
-            self.report.status = "guarded" if guarded else "succeeded"
-            self.report.exit_code = _dry_run_exit(the_plan, guarded, self.options)
+            self.report.end(*_dry_run_outcome(the_plan, guarded, self.options))
             return
         if invalid.tripped:
             log.error("sync_blocked", guard=invalid.name, reason=invalid.message)
-            self.report.status, self.report.exit_code = "guarded", EXIT_GUARDED
+            self.report.end(RunStatus.GUARDED)
             return
-        self._apply(the_plan, desired)
+        self._apply(the_plan, read.desired)
         assert self.report.applied is not None
-        self.report.status, self.report.exit_code = _real_run_status(self.report.applied, guarded)
+        self.report.end(_real_run_status(self.report.applied, guarded))
 
-    def _read_source(self, mapper: Mapper, policy: Policy) -> list[Person]:
-        """The whole source, or an error; the source guards before anything is planned."""
-        source = build_source(self.job.source, mapper.referenced_names())
-        people = list(source.read())
-        self.report.source_records = len(people)
-        log.info("source_read", source=source.describe(), records=len(people))
+    def _read_source(self, policy: Policy) -> DesiredRead:
+        """The whole source, mapped, or an error; the source guards before anything is planned."""
+        read = read_desired(self.job)
+        self.report.source_records = read.records
+        log.info("source_read", source=read.source, records=read.records)
         last = self.store.last_successful_source_count(self.job.name)
-        tripped = [v for v in check_source(len(people), last, policy) if v.tripped]
+        tripped = [v for v in check_source(read.records, last, policy) if v.tripped]
         if tripped:
             raise GuardError(
                 "; ".join(v.message for v in tripped),
                 hint="check the source; these limits cannot be overridden by a flag",
             )
-        return people
+        return read
 
     def _plan(self, desired: list[DesiredUser], skipped: list[Skipped], policy: Policy) -> Plan:
         """Refresh the snapshot, settle a crashed run's journal, plan and guard."""
@@ -225,35 +180,20 @@ class _JobRun:
         self.store.record_missing(self.job.name, the_plan.missing_keys, the_plan.stale_keys)
 
 
-def _dry_run_exit(the_plan: Plan, guarded: bool, options: RunOptions) -> int:
+def _dry_run_outcome(
+    the_plan: Plan, guarded: bool, options: RunOptions
+) -> tuple[RunStatus, ExitCode]:
     if guarded:
-        return EXIT_GUARDED
+        return RunStatus.GUARDED, ExitCode.GUARDED
     if options.detailed_exitcode and not the_plan.is_empty:
-        return EXIT_CHANGES
-    return EXIT_OK
+        return RunStatus.SUCCEEDED, ExitCode.CHANGES
+    return RunStatus.SUCCEEDED, ExitCode.OK
 
 
-def _real_run_status(applied: ApplyResult, guarded: bool) -> tuple[str, int]:
+def _real_run_status(applied: ApplyResult, guarded: bool) -> RunStatus:
     if applied.failed or applied.aborted:
-        return "partial", EXIT_FAILED
-    if guarded:
-        return "guarded", EXIT_GUARDED
-    return "succeeded", EXIT_OK
-
-
-def combine_exit_codes(codes: list[int]) -> int:
-    """One exit code for several jobs: the most severe (2, 1, 3, 4, 0 in that order)."""
-    for code in (EXIT_USAGE, EXIT_FAILED, EXIT_GUARDED, EXIT_CHANGES):
-        if code in codes:
-            return code
-    return EXIT_OK
-
-
-def open_client(config: AppConfig) -> TimeTrackClient:
-    """A client with the API secret read now (the admin may have rotated it)."""
-    settings = config.timetrack.client_settings()
-    register_secret(settings.api_secret)
-    return TimeTrackClient(settings)
+        return RunStatus.PARTIAL
+    return RunStatus.GUARDED if guarded else RunStatus.SUCCEEDED
 
 
 def run_jobs(
@@ -264,18 +204,8 @@ def run_jobs(
     progress: ProgressFactory | None = None,
 ) -> list[RunReport]:
     """Run jobs one after another under one run lock and one client."""
-    store = StateStore(config.state.url, auto_migrate=config.state.auto_migrate)
-    try:
-        with RunLock(config.state.url):
-            store.fail_stale_runs()
-            client = None if options.offline else open_client(config)
-            try:
-                return [
-                    run_job(config, job, store, options, client=client, progress=progress)
-                    for job in jobs
-                ]
-            finally:
-                if client is not None:
-                    client.close()
-    finally:
-        store.close()
+    with open_run(config, [job.name for job in jobs], offline=options.offline) as opened:
+        return [
+            run_job(config, job, opened.store, options, client=opened.client, progress=progress)
+            for job in jobs
+        ]

@@ -16,11 +16,33 @@ None may carry a secret: the API secret, a bind password or a generated user pas
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes of every command."""
+
+    OK = 0
+    FAILED = 1  # a run failed, or an error stopped it
+    USAGE = 2  # the config or the command line is wrong
+    GUARDED = 3  # a safety guard held changes back
+    CHANGES = 4  # a dry run with --detailed-exitcode found changes
+
+    @classmethod
+    def most_severe(cls, codes: Iterable[ExitCode]) -> ExitCode:
+        """One exit code for several jobs: the first of 2, 1, 3, 4 present, else 0."""
+        present = set(codes)
+        for code in (cls.USAGE, cls.FAILED, cls.GUARDED, cls.CHANGES):
+            if code in present:
+                return code
+        return cls.OK
+
 
 class SyncError(Exception):
     """Base of every error timetrack-sync reports to the user."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.FAILED
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -36,7 +58,7 @@ class SyncError(Exception):
 class ConfigError(SyncError):
     """The configuration is invalid; `problems` lists every one found."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
     def __init__(
         self, message: str, *, problems: list[str] | None = None, hint: str | None = None
@@ -54,34 +76,34 @@ class ConfigError(SyncError):
 class UsageError(SyncError):
     """The command line asks for something impossible."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class MappingError(SyncError):
     """A mapping expression failed for a record (names the field and the record)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class SourceError(SyncError):
     """The source could not be read completely; the run must not plan on a partial read."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class StateError(SyncError):
     """The state database cannot be opened, migrated or written."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class LockHeldError(StateError):
     """Another run of the same state database is in progress."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
 
 
 class GuardError(SyncError):
     """A safety guard stopped the run before planning (source too small or shrunk)."""
 
-    exit_code = 3
+    exit_code = ExitCode.GUARDED

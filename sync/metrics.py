@@ -28,17 +28,15 @@ from prometheus_client import (
 )
 
 from sync import __version__
-from sync.engine import RunReport
 from sync.errors import SyncError
 from sync.logging import redact_text
+from sync.report import RunReport, RunStatus
 
 log = structlog.get_logger(__name__)
 
 PREFIX = "timetrack_sync"
 # Runs take from a second (no changes) to an hour (a first sync of 100,000 users).
 DURATION_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
-# Run statuses that /healthz counts as failures; "guarded" is healthy (alerts use guard_trips).
-FAILED_STATUSES = frozenset({"failed", "partial"})
 
 
 class Metrics:
@@ -118,7 +116,7 @@ class Metrics:
         self.runs.labels(sync_job=job, status=report.status).inc()
         self.duration.labels(sync_job=job).observe(report.duration_seconds)
         self.last_run.labels(sync_job=job).set(now)
-        if report.status in ("succeeded", "guarded"):
+        if not report.status.is_failure:  # guarded is healthy: alerts use guard_trips
             self.last_success.labels(sync_job=job).set(now)
         if report.source_records is not None:
             self.source_records.labels(sync_job=job).set(report.source_records)
@@ -135,7 +133,7 @@ class Metrics:
     def _record_plan(self, report: RunReport) -> None:
         job = report.job
         if report.plan is None:
-            if report.status == "guarded":  # the source guards stop a run before planning
+            if report.status is RunStatus.GUARDED:  # the source guards stop a run before planning
                 self.guard_trips.labels(sync_job=job, guard="source").inc()
             return
         self.conflicts.labels(sync_job=job).set(len(report.plan.conflicts))

@@ -1,16 +1,18 @@
-"""Renders run reports: the documented JSON document, or a change plan for people (Rich)."""
+"""Renders what commands show: run reports (JSON document or change plan), runs and the journal."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sync.engine import RunReport
 from sync.model import Action, Operation, Plan
+from sync.report import RunReport
+from sync.state.records import OperationRecord, RunRecord
 
 _VERB = {
     Action.CREATE: ("create", "would create"),
@@ -166,3 +168,45 @@ def _print_outcome(report: RunReport, console: Console) -> None:
             f"[red]error:[/red] {escape(str(report.error))}", highlight=False, soft_wrap=True
         )
     console.print(f"Status: {report.status} (exit {report.exit_code})")
+
+
+def print_runs(runs: Sequence[RunRecord], console: Console) -> None:
+    """The recent runs of `status`: when, how, what they did, how they ended."""
+    if not runs:
+        console.print("No runs recorded yet.")
+        return
+    table = Table("run", "job", "mode", "started", "status", "counts", "error")
+    for r in runs:
+        counts = ", ".join(f"{k} {v}" for k, v in (r.summary or {}).items() if v)
+        table.add_row(
+            str(r.id),
+            r.job,
+            "dry run" if r.dry_run else "run",
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.status,
+            counts,
+            escape((r.error or "")[:80]),
+        )
+    console.print(table)
+
+
+def print_journal(rows: Sequence[OperationRecord], console: Console) -> None:
+    """The journal rows of `audit`: who changed which user, when, how, with what outcome."""
+    if not rows:
+        console.print("No journal rows match.")
+        return
+    table = Table("time", "run", "job", "action", "username", "id", "status", "changes")
+    for o in rows:
+        changes = "; ".join(f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in (o.changes or {}).items())
+        detail = changes if o.status != "failed" else f"{changes} ({o.error})"
+        table.add_row(
+            o.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(o.run_id),
+            o.job,
+            o.action,
+            escape(o.username),
+            escape(o.tt_id or ""),
+            o.status,
+            escape(detail),
+        )
+    console.print(table)

@@ -11,10 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping
 
 from sync.model import Action, Operation, TimeTrackUser
-
-RUN_STATUSES: frozenset[str] = frozenset({"running", "succeeded", "partial", "failed", "guarded"})
-FINISHED_RUN_STATUSES: frozenset[str] = RUN_STATUSES - {"running"}
-OPERATION_STATUSES: frozenset[str] = frozenset({"pending", "done", "failed"})
+from sync.report import RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +23,7 @@ class RunRecord:
     dry_run: bool
     started_at: datetime
     finished_at: datetime | None
-    status: str  # running | succeeded | partial | failed | guarded
+    status: RunStatus
     summary: Mapping[str, int] = field(default_factory=dict)
     failed: int = 0  # operations that failed
     source_records: int | None = None

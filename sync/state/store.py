@@ -21,10 +21,10 @@ import structlog
 
 from sync.errors import StateError
 from sync.model import Action, Link, Operation, TimeTrackUser
+from sync.report import RunStatus
 from sync.state import db, migrate
 from sync.state.apply import apply_done
 from sync.state.records import (
-    FINISHED_RUN_STATUSES,
     OperationRecord,
     RunRecord,
     changes_json,
@@ -44,7 +44,7 @@ _ERROR_MAX = 2000  # characters of an error message kept in the journal
 STALE_RUN_ERROR = "interrupted (process ended before the run finished)"
 # Statuses whose source count is a trusted baseline for the shrink guard. Not `guarded` or
 # `failed`: a run stopped by a guard may have read a broken source.
-_BASELINE_STATUSES = ("succeeded", "partial")
+_BASELINE_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 
 
 def _utcnow() -> datetime:
@@ -136,7 +136,7 @@ class StateStore:
             "job": job,
             "dry_run": dry_run,
             "started_at": self._now(),
-            "status": "running",
+            "status": RunStatus.RUNNING,
             "pid": os.getpid(),
             "host": socket.gethostname(),
         }
@@ -148,14 +148,14 @@ class StateStore:
         self,
         run_id: int,
         *,
-        status: str,
+        status: RunStatus,
         summary: Mapping[str, int],
         source_records: int | None,
         error: str | None,
     ) -> None:
         """Record how a run ended: status, counts (a `failed` count included), source size."""
-        if status not in FINISHED_RUN_STATUSES:
-            raise ValueError(f"run status must be one of {sorted(FINISHED_RUN_STATUSES)}")
+        if status is RunStatus.RUNNING:
+            raise ValueError("a finished run needs a final status, not running")
         values = {
             "finished_at": self._now(),
             "status": status,
@@ -174,8 +174,8 @@ class StateStore:
         with self._write("close interrupted runs") as conn:
             result = conn.execute(
                 sa.update(runs)
-                .where(runs.c.status == "running")
-                .values(status="failed", finished_at=self._now(), error=STALE_RUN_ERROR)
+                .where(runs.c.status == RunStatus.RUNNING)
+                .values(status=RunStatus.FAILED, finished_at=self._now(), error=STALE_RUN_ERROR)
             )
         if result.rowcount:
             log.warning("state_stale_runs_failed", count=result.rowcount)

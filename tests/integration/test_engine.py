@@ -12,9 +12,10 @@ import pytest
 
 from sync import executor as executor_module
 from sync.config import AppConfig, load_config
-from sync.engine import RunOptions, RunReport, run_jobs
+from sync.engine import run_jobs
 from sync.logging import configure_logging
 from sync.model import Action, Operation, TimeTrackUser
+from sync.report import RunOptions, RunReport
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, RunningEmulator, serve_in_thread

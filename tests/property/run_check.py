@@ -11,9 +11,9 @@ from functools import cached_property
 from hypothesis import event
 from hypothesis.errors import InvalidArgument
 
-from sync.engine import RunReport
 from sync.errors import GuardError, SourceError
 from sync.model import Action, Link, Plan
+from sync.report import RunReport
 from sync.state.store import OperationRecord
 from sync.timetrack.emulator import WriteRecord
 from tests.property.sync_model import (

@@ -50,8 +50,9 @@ from hypothesis.stateful import (
 )
 
 from sync.config import load_config
-from sync.engine import RunOptions, run_job
+from sync.engine import run_job
 from sync.model import Action
+from sync.report import RunOptions
 from sync.state.store import OperationRecord, StateStore
 from sync.timetrack.client import ClientSettings, TimeTrackClient
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, RunningEmulator, serve_in_thread

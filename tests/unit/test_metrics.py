@@ -10,11 +10,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sync.engine import RunReport
-from sync.errors import SourceError, SyncError
+from sync.errors import ExitCode, SourceError, SyncError
 from sync.executor import ApplyResult, FailedOperation
 from sync.metrics import Health, Metrics, MetricsServer, parse_listen
 from sync.model import Action, Conflict, ConflictKind, GuardVerdict, Operation, Plan
+from sync.report import RunReport, RunStatus
 
 
 class FakeClock:
@@ -45,8 +45,8 @@ def succeeded_report() -> RunReport:
         job="hr",
         run_id=1,
         dry_run=False,
-        status="partial",
-        exit_code=1,
+        status=RunStatus.PARTIAL,
+        exit_code=ExitCode.FAILED,
         plan=plan,
         applied=applied,
         source_records=40,
@@ -101,7 +101,9 @@ def test_a_run_is_counted_by_status_operations_by_outcome_and_api_by_status() ->
 
 def test_a_source_guard_counts_as_a_guard_trip_and_a_success() -> None:
     metrics = Metrics()
-    report = RunReport(job="hr", run_id=2, dry_run=False, status="guarded", exit_code=3)
+    report = RunReport(
+        job="hr", run_id=2, dry_run=False, status=RunStatus.GUARDED, exit_code=ExitCode.GUARDED
+    )
     metrics.record_run(report, None)
     assert sample(metrics, "timetrack_sync_guard_trips_total", sync_job="hr", guard="source") == 1
     assert sample(metrics, "timetrack_sync_last_success_timestamp_seconds", sync_job="hr")
