@@ -29,7 +29,15 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from sync.errors import MappingError
-from sync.model import BOOL_FIELDS, MATCH_FIELDS, REQUIRED_FIELDS, DesiredUser, Person, Skipped
+from sync.model import (
+    BOOL_FIELDS,
+    MATCH_FIELDS,
+    REQUIRED_FIELDS,
+    UNMAPPABLE_FIELDS,
+    DesiredUser,
+    Person,
+    Skipped,
+)
 from sync.model import match_key as make_match_key
 
 __all__ = ["MAX_OUTPUT_CHARS", "MAX_RANGE", "Mapper", "parse_bool"]
@@ -39,8 +47,6 @@ MAX_OUTPUT_CHARS = 10_000  # characters one field's template may render
 _MAX_POWER_BITS = 10_000
 # Names a template may read that are not source columns (see referenced_names).
 _NON_COLUMN_NAMES = frozenset({"record", "groups"})
-# Fields the mapping may not set: `enabled` follows `active`; ids and passwords are ours.
-_FORBIDDEN_FIELDS = frozenset({"id", "enabled", "password"})
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
 
@@ -272,7 +278,7 @@ class Mapper:
 
     @staticmethod
     def _check_fields(mapping: Mapping[str, Any], match_on: str) -> None:
-        forbidden = sorted(set(mapping) & _FORBIDDEN_FIELDS)
+        forbidden = sorted(set(mapping) & UNMAPPABLE_FIELDS.keys())
         if forbidden:
             raise MappingError(
                 f"mapping.{forbidden[0]}: this field cannot be mapped",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 # TimeTrack user fields this tool knows how to manage (the vendor's user object).
 MANAGED_FIELDS: tuple[str, ...] = (
@@ -23,6 +23,14 @@ BOOL_FIELDS: frozenset[str] = frozenset({"admin", "teamLead", "enabled"})
 # PUT may not carry these (the vendor's update rule).
 NOT_UPDATABLE: frozenset[str] = frozenset({"username", "enabled", "id"})
 MATCH_FIELDS: tuple[str, ...] = ("username", "personalNumber", "email")
+# What an owned user renamed or disabled in TimeTrack becomes: a conflict, or delete + create.
+OnRename = Literal["conflict", "recreate"]
+# User fields a mapping may not set, and why: the sync and TimeTrack manage them.
+UNMAPPABLE_FIELDS: Mapping[str, str] = {
+    "password": "passwords are generated for new users and never synced",
+    "enabled": "'enabled' is managed by the sync itself (set `active` instead)",
+    "id": "'id' is assigned by TimeTrack",
+}
 
 
 def normalize_personal_number(value: object) -> str:
@@ -122,7 +130,7 @@ class Policy:
     max_invalid_percent: float = 50.0
     adopt_existing: bool = True
     protected: frozenset[str] = frozenset()  # casefolded usernames
-    on_rename: str = "conflict"  # "conflict" | "recreate"
+    on_rename: OnRename = "conflict"
 
     def is_protected(self, username: str) -> bool:
         """Whether a username is on the protected list."""

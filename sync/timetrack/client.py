@@ -15,7 +15,8 @@ import structlog
 from sync.model import TimeTrackUser
 from sync.timetrack.errors import ProtocolError
 from sync.timetrack.retry import ClientStats
-from sync.timetrack.session import ApiSession, ClientSettings
+from sync.timetrack.session import ApiSession
+from sync.timetrack.settings import ClientSettings
 from sync.timetrack.users import (
     create_body,
     extract_list,

@@ -6,7 +6,7 @@ import random
 import ssl
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import httpx
@@ -27,6 +27,7 @@ from sync.timetrack.errors import (
     parse_error_body,
 )
 from sync.timetrack.retry import ClientStats, RateLimiter, backoff_delay, parse_retry_after
+from sync.timetrack.settings import ClientSettings
 
 log = structlog.get_logger("sync.timetrack.client")
 
@@ -34,24 +35,6 @@ log = structlog.get_logger("sync.timetrack.client")
 _CERTAINLY_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 AUTH_ADVICE = "check the api_key and the API secret (timetrack.api_key / timetrack.api_secret_file)"
-
-
-@dataclass(frozen=True)
-class ClientSettings:
-    """Where TimeTrack is and how to talk to it; the secret never shows in the repr."""
-
-    url: str
-    api_key: str
-    api_secret: str = field(repr=False)
-    timeout_seconds: float = 30.0
-    concurrency: int = 8
-    requests_per_second: float = 20.0
-    max_retries: int = 6
-    max_retry_seconds: float = 120.0
-    retry_after_cap_seconds: float = 60.0
-    ca_file: str | None = None
-    tls_verify: bool = True
-    personal_number_as_number: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,14 @@
-"""Source and shared pieces of the configuration models: CSV and LDAP sources, secret files.
-
-`sync.config_models` builds the rest on these; `sync.config` loads YAML into them.
-"""
+"""The sources' config models: an HR CSV export, an LDAP or Active Directory directory."""
 
 from __future__ import annotations
 
 import codecs
 import re
-import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import structlog
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
@@ -23,59 +16,12 @@ from pydantic import (
     field_validator,
 )
 
-from sync.errors import ConfigError
-
-log = structlog.get_logger(__name__)
+from sync.config.base import ConfigModel
+from sync.config.paths import relative_to_config
+from sync.config.secret_files import read_secret_file
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DELIMITERS = (",", ";", "\t", "|")
-
-
-def read_secret_file(path: Path, key: str) -> str:
-    """A secret from a file, read now (admins rotate them); the trailing newline stripped."""
-    try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"{key}: cannot read secret file {path}: {exc.strerror or type(exc).__name__}",
-            hint="check that the file exists and the service user may read it "
-            "(systemd: LoadCredential=)",
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{key}: secret file {path} is not UTF-8 text") from None
-    if stat.S_IMODE(mode) & 0o077:
-        log.warning(
-            "secret_file_permissions",
-            key=key,
-            path=str(path),
-            mode=oct(stat.S_IMODE(mode)),
-            hint=f"chmod 600 {path}",
-        )
-    secret = text.rstrip("\r\n")
-    if not secret:
-        raise ConfigError(f"{key}: secret file {path} is empty")
-    return secret
-
-
-class ConfigModel(BaseModel):
-    """Base of every config model: frozen, unknown keys are errors."""
-
-    # YAML gives numbers for things like api keys or personnel numbers: accept them as text.
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", coerce_numbers_to_str=True, hide_input_in_errors=True
-    )
-
-
-def relative_to_config(value: Path | None, info: ValidationInfo) -> Path | None:
-    """A relative path taken relative to the config file's folder (context `base_dir`)."""
-    if value is None:
-        return None
-    value = value.expanduser()
-    base = (info.context or {}).get("base_dir")
-    if base is not None and not value.is_absolute():
-        return Path(base) / value
-    return value
 
 
 class CsvSourceConfig(ConfigModel):
