@@ -31,12 +31,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sync.errors import MappingError
 from sync.model import (
     BOOL_FIELDS,
-    MATCH_FIELDS,
     REQUIRED_FIELDS,
-    UNMAPPABLE_FIELDS,
     DesiredUser,
     Person,
     Skipped,
+    mapping_key_problem,
+    match_on_problem,
+    required_fields_problem,
 )
 from sync.model import match_key as make_match_key
 
@@ -278,19 +279,16 @@ class Mapper:
 
     @staticmethod
     def _check_fields(mapping: Mapping[str, Any], match_on: str) -> None:
-        forbidden = sorted(set(mapping) & UNMAPPABLE_FIELDS.keys())
-        if forbidden:
-            raise MappingError(
-                f"mapping.{forbidden[0]}: this field cannot be mapped",
-                hint="`enabled` follows `active`; ids and passwords are managed by the sync",
-            )
-        missing = [field for field in REQUIRED_FIELDS if field not in mapping]
-        if missing:
-            raise MappingError(f"mapping: required fields are not mapped: {', '.join(missing)}")
-        if match_on not in MATCH_FIELDS or match_on not in mapping:
-            raise MappingError(
-                f"match_on: {match_on!r} must be one of {', '.join(MATCH_FIELDS)} and mapped"
-            )
+        for name in mapping:
+            problem = mapping_key_problem(name)
+            if problem:
+                raise MappingError(f"mapping.{name}: {problem}")
+        problem = required_fields_problem(mapping)
+        if problem:
+            raise MappingError(f"mapping: {problem}")
+        problem = match_on_problem(match_on, mapping)
+        if problem:
+            raise MappingError(f"match_on: {problem}")
 
     def referenced_names(self) -> frozenset[str]:
         """Top-level names the expressions read (the CSV's required columns).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -31,6 +31,34 @@ UNMAPPABLE_FIELDS: Mapping[str, str] = {
     "enabled": "'enabled' is managed by the sync itself (set `active` instead)",
     "id": "'id' is assigned by TimeTrack",
 }
+
+
+# The rules for a job's mapped fields, stated once: the config reports them at their key
+# (jobs[0].mapping.password), the mapper refuses a mapping built without the config.
+def mapping_key_problem(name: str) -> str | None:
+    """Why `name` cannot be a mapping key, or None when it can."""
+    if name in UNMAPPABLE_FIELDS:
+        return f"cannot be mapped: {UNMAPPABLE_FIELDS[name]}"
+    if name not in MANAGED_FIELDS:
+        return f"is not a TimeTrack user field; use one of {', '.join(MANAGED_FIELDS)}"
+    return None
+
+
+def required_fields_problem(mapped: Collection[str]) -> str | None:
+    """What is wrong when `mapped` leaves out a field every user needs, or None."""
+    missing = [name for name in REQUIRED_FIELDS if name not in mapped]
+    if missing:
+        return f"must map {', '.join(REQUIRED_FIELDS)} (missing: {', '.join(missing)})"
+    return None
+
+
+def match_on_problem(match_on: str, mapped: Collection[str]) -> str | None:
+    """Why users cannot be matched on `match_on` with these mapped fields, or None."""
+    if match_on not in MATCH_FIELDS:
+        return f"must be one of {', '.join(MATCH_FIELDS)} (got {match_on!r})"
+    if match_on not in mapped:
+        return f"{match_on!r} is not mapped; add mapping.{match_on} or match on a mapped field"
+    return None
 
 
 def normalize_personal_number(value: object) -> str:

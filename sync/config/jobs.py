@@ -10,7 +10,13 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from sync.config.base import ConfigModel
 from sync.config.sources import CsvSourceConfig, LdapSourceConfig
-from sync.model import MANAGED_FIELDS, REQUIRED_FIELDS, UNMAPPABLE_FIELDS, OnRename, Policy
+from sync.model import (
+    OnRename,
+    Policy,
+    mapping_key_problem,
+    match_on_problem,
+    required_fields_problem,
+)
 
 _JOB_NAME = re.compile(r"^[a-z0-9_-]+$")
 _INTERVAL = re.compile(r"^(\d+)([smhd])$")
@@ -55,10 +61,9 @@ class PolicyConfig(ConfigModel):
 
 
 def _check_mapping_key(name: str) -> str:
-    if name in UNMAPPABLE_FIELDS:
-        raise ValueError(f"cannot be mapped: {UNMAPPABLE_FIELDS[name]}")
-    if name not in MANAGED_FIELDS:
-        raise ValueError(f"is not a TimeTrack user field; use one of {', '.join(MANAGED_FIELDS)}")
+    problem = mapping_key_problem(name)
+    if problem:
+        raise ValueError(problem)
     return name
 
 
@@ -134,21 +139,18 @@ class JobConfig(ConfigModel):
     @field_validator("mapping")
     @classmethod
     def _check_required(cls, value: dict[str, Any]) -> dict[str, Any]:
-        missing = [name for name in REQUIRED_FIELDS if name not in value]
-        if missing:
-            raise ValueError(
-                f"must map {', '.join(REQUIRED_FIELDS)} (missing: {', '.join(missing)})"
-            )
+        problem = required_fields_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("match_on")
     @classmethod
     def _check_match_on(cls, value: str, info: ValidationInfo) -> str:
         mapping = info.data.get("mapping")
-        if mapping is not None and value not in mapping:
-            raise ValueError(
-                f"{value!r} is not mapped; add mapping.{value} or match on a mapped field"
-            )
+        problem = None if mapping is None else match_on_problem(value, mapping)
+        if problem:
+            raise ValueError(problem)
         return value
 
     def interval_seconds(self) -> float | None:
