@@ -153,7 +153,7 @@ def leave_pending(env: SyncEnv, *ops: Operation, job: str = "hr") -> None:
             store.journal_pending(run_id, job, op)
 
 
-def after_listing(monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]) -> None:
+def after_listing(monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]) -> None:
     """Call `action` each time the engine has listed TimeTrack's users (before it plans)."""
     original = TimeTrackClient.list_users
 

@@ -51,7 +51,7 @@ def env_for(tmp_path: Path, emu: RunningEmulator, people: int, **kwargs: str) ->
     return make_env(tmp_path, emu.url, rows, extra_timetrack=extra, **kwargs)
 
 
-def when_finished(count: int, action: Callable[[], None]) -> ProgressFactory:
+def when_finished(count: int, action: Callable[[], object]) -> ProgressFactory:
     """A progress factory that calls `action` once the apply has finished `count` operations."""
     finished = 0
 
