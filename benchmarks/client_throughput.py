@@ -7,7 +7,7 @@ Measures, in one run:
 - a naive sequential `requests`-style loop for both (a new connection per request; the
   API's default page size of 50 for listing), for the ratios.
 
-Targets (issue 2): listing 100,000 users takes <= 101 requests; creates at concurrency 16
+Targets: listing 100,000 users takes <= 101 requests; creates at concurrency 16
 reach >= 80% of the ideal.
 
 Run: `make bench` or `.venv/bin/python benchmarks/client_throughput.py [--quick]`.

@@ -6,7 +6,7 @@
 2. A no-op `sync` of 20,000 users end to end against the emulator (zero latency): seconds
    and HTTP requests, beside a naive client that lists with the API's default page size (50).
 
-Targets (issue 3): plan <= 1.5 s and <= 400 MB; the no-op sync issues only the list pages
+Targets: plan <= 1.5 s and <= 400 MB; the no-op sync issues only the list pages
 (<= 21 requests) and no writes.
 
 Run: `make bench` or `.venv/bin/python benchmarks/plan_scale.py [--quick]`.

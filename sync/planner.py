@@ -27,7 +27,7 @@ The rules, in the order they are applied:
    Delete candidates are in `missing_keys`; they are deleted once
    `missing_runs + 1 > delete_grace_runs` and `policy.delete` is on, else they wait.
 
-Decisions beyond the brief:
+Rules for the cases the steps above leave open:
 
 - `policy.update` off: differing fields are counted unchanged and nothing is recorded.
 - `on_rename: recreate` deletes a user, so it also needs `policy.create` and
@@ -37,7 +37,7 @@ Decisions beyond the brief:
 - An unlinked active person whose mapped username is protected is skipped, never created.
 - A protected owned leaver is skipped and not counted missing (the protected check comes
   first); a protected owned user that vanished from the source is counted missing and
-  skipped (step 5 as specified). Neither is ever deleted.
+  skipped (step 5). Neither is ever deleted.
 - TimeTrack users with an empty match key are not indexed by key: a user without a
   personnel number never matches a person.
 - A TimeTrack user matching an unlinked person but linked to another key of this job is a

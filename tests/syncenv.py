@@ -1,11 +1,25 @@
-"""Builds a complete sync setup for tests: a CSV, a secret file, a config file, a state DB."""
+"""Builds a complete sync setup for tests (a CSV, a secret file, a config file, a state DB), runs
+the engine on it and reads back what an admin would check: TimeTrack's users and the journal.
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.config import load_config
+from sync.engine import ProgressFactory, run_jobs
+from sync.model import Operation, TimeTrackUser
+from sync.report import RunOptions, RunReport
+from sync.state.store import OperationRecord, StateStore
+from sync.timetrack.client import TimeTrackClient
+from sync.timetrack.emulator import RunningEmulator
 
 API_KEY = "test-key-4711"
 API_SECRET = "s3cr3t-TEST-value-0xDEADBEEF"
@@ -102,3 +116,51 @@ jobs:
     )
     config.chmod(0o600)
     return SyncEnv(dir=tmp, csv=csv_path, config=config, db=db, secret_file=secret_file)
+
+
+def run(env: SyncEnv, *, progress: ProgressFactory | None = None, **options: bool) -> RunReport:
+    """One real run of the env's job through the engine (its own store, client and lock)."""
+    config = load_config(env.config)
+    return run_jobs(config, list(config.jobs), RunOptions(**options), progress=progress)[0]
+
+
+def usernames(emu: RunningEmulator) -> Counter[str]:
+    """How many TimeTrack users hold each (casefolded) username."""
+    return Counter(u["username"].casefold() for u in emu.state.users())
+
+
+def user_named(emu: RunningEmulator, username: str) -> dict[str, Any]:
+    """The one TimeTrack user with this username."""
+    (user,) = (u for u in emu.state.users() if u["username"] == username)
+    return user
+
+
+def journal_rows(env: SyncEnv) -> list[OperationRecord]:
+    """Every journal row of the env's state DB, newest first."""
+    with StateStore(env.state_url) as store:
+        return store.operations(limit=1_000_000)
+
+
+def journal(env: SyncEnv) -> list[tuple[str, str, str]]:
+    """(action, username, status) of every journal row, newest first."""
+    return [(o.action, o.username, o.status) for o in journal_rows(env)]
+
+
+def leave_pending(env: SyncEnv, *ops: Operation, job: str = "hr") -> None:
+    """Journal operations `pending` in a run that never finished, as a killed run leaves them."""
+    with StateStore(env.state_url) as store:
+        run_id = store.start_run(job, dry_run=False)
+        for op in ops:
+            store.journal_pending(run_id, job, op)
+
+
+def after_listing(monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]) -> None:
+    """Call `action` each time the engine has listed TimeTrack's users (before it plans)."""
+    original = TimeTrackClient.list_users
+
+    def list_then_act(self: TimeTrackClient) -> list[TimeTrackUser]:
+        users = original(self)
+        action()
+        return users
+
+    monkeypatch.setattr(TimeTrackClient, "list_users", list_then_act)

@@ -1,4 +1,6 @@
-"""Fixtures for integration tests: a private slapd (started once per session) and its configs."""
+"""Fixtures for integration tests: an emulator for the engine's test setup, and a private slapd
+(started once per test session) with its configs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 import pytest
 
 from sync.config import LdapSourceConfig
+from sync.timetrack.emulator import RunningEmulator
 from tests.conftest import require_service
+from tests.emulator_fixtures import running_emulator
 from tests.slapd import (
     FULL_DN,
     FULL_PW,
@@ -23,10 +27,18 @@ from tests.slapd import (
     slapd_available,
     start_slapd,
 )
+from tests.syncenv import API_KEY, API_SECRET
 
 PEOPLE_COUNT = 10_000
 LdapConfigFactory = Callable[..., LdapSourceConfig]
 SlapdFactory = Callable[[str], Slapd]
+
+
+@pytest.fixture
+def emu() -> Iterator[RunningEmulator]:
+    """A fresh, empty emulator accepting the credentials `tests.syncenv.make_env` configures."""
+    with running_emulator(api_key=API_KEY, api_secret=API_SECRET) as running:
+        yield running
 
 
 def _start(workdir: Path, ldif: str, tls: TlsFiles | None) -> Slapd:

@@ -4,46 +4,27 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sync import executor as executor_module
-from sync.config import AppConfig, load_config
+from sync.config import load_config
 from sync.engine import run_jobs
 from sync.logging import configure_logging
-from sync.model import Action, Operation, TimeTrackUser
-from sync.report import RunOptions, RunReport
-from sync.state.store import StateStore
-from sync.timetrack.client import TimeTrackClient
-from sync.timetrack.emulator import EmulatorOptions, EmulatorState, RunningEmulator, serve_in_thread
-from tests.syncenv import API_KEY, API_SECRET, SyncEnv, make_env, person, write_csv
-
-
-@pytest.fixture
-def emu() -> Iterator[RunningEmulator]:
-    state = EmulatorState(EmulatorOptions(api_key=API_KEY, api_secret=API_SECRET))
-    with serve_in_thread(state) as running:
-        yield running
-
-
-def run(env: SyncEnv, **options: bool) -> RunReport:
-    config: AppConfig = load_config(env.config)
-    return run_jobs(config, list(config.jobs), RunOptions(**options))[0]
-
-
-def usernames(emu: RunningEmulator) -> Counter[str]:
-    return Counter(u["username"].casefold() for u in emu.state.users())
-
-
-def journal(env: SyncEnv) -> list[tuple[str, str, str]]:
-    store = StateStore(env.state_url)
-    try:
-        return [(o.action, o.username, o.status) for o in store.operations(limit=10_000)]
-    finally:
-        store.close()
+from sync.model import Action, Operation
+from sync.report import RunOptions
+from sync.timetrack.emulator import RunningEmulator
+from tests.syncenv import (
+    after_listing,
+    journal,
+    leave_pending,
+    make_env,
+    person,
+    run,
+    usernames,
+    write_csv,
+)
 
 
 def test_first_run_creates_everyone_and_second_run_is_a_no_op(
@@ -147,6 +128,27 @@ def test_mass_delete_is_guarded_but_creates_still_happen(
     assert len(emu.state.users()) == 31
 
 
+def test_delete_percent_is_measured_against_the_jobs_owned_users(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    for n in range(200):  # TimeTrack users this job does not own
+        emu.state.add_user(
+            username=f"other{n}", firstName="Other", lastName=f"N{n}", email=f"o{n}@example.com"
+        )
+    rows = [person(n) for n in range(20)]
+    env = make_env(tmp_path, emu.url, rows, policy="delete: true\nmax_delete_percent: 10")
+    assert run(env).exit_code == 0
+    write_csv(env.csv, rows[3:])  # 3 of the 20 owned users leave: 15%, but 1.4% of TimeTrack
+    writes = len(emu.state.writes)
+    report = run(env)
+    assert (report.status, report.exit_code) == ("guarded", 3)
+    assert report.plan is not None
+    (verdict,) = (v for v in report.plan.guards if v.name == "max_delete_percent")
+    assert verdict.tripped and "of 20 owned users" in verdict.message
+    assert len(emu.state.writes) == writes
+    assert len(emu.state.users()) == 220
+
+
 def test_empty_source_aborts_before_planning_with_zero_deletes(
     tmp_path: Path, emu: RunningEmulator
 ) -> None:
@@ -162,13 +164,10 @@ def test_empty_source_aborts_before_planning_with_zero_deletes(
 def test_crashed_create_is_linked_not_duplicated(tmp_path: Path, emu: RunningEmulator) -> None:
     env = make_env(tmp_path, emu.url, [person(1)])
     # A run that crashed after POST took effect but before its result was journaled:
-    store = StateStore(env.state_url)
-    run_id = store.start_run("hr", dry_run=False)
     op = Operation(
         Action.CREATE, key="e-00001", username="user1", changes={"username": (None, "user1")}
     )
-    store.journal_pending(run_id, "hr", op)
-    store.close()
+    leave_pending(env, op)
     emu.state.add_user(
         username="user1",
         firstName="First1",
@@ -193,14 +192,12 @@ def test_one_rejected_create_fails_alone_and_the_run_is_partial(
     )
     config = load_config(env.config)
     # Someone creates "user2" by hand after our snapshot was taken: the API refuses our create.
-    original = TimeTrackClient.list_users
-
-    def list_then_race(self: TimeTrackClient) -> list[TimeTrackUser]:
-        users = original(self)
-        emu.state.add_user(username="user2", firstName="X", lastName="Y", email="x@example.com")
-        return users
-
-    monkeypatch.setattr(TimeTrackClient, "list_users", list_then_race)
+    after_listing(
+        monkeypatch,
+        lambda: emu.state.add_user(
+            username="user2", firstName="X", lastName="Y", email="x@example.com"
+        ),
+    )
     report = run_jobs(config, list(config.jobs), RunOptions())[0]
     assert (report.status, report.exit_code) == ("partial", 1)
     assert report.applied is not None

@@ -1,4 +1,4 @@
-"""A Hypothesis state machine proves the sync (issue 6; style.md point 5).
+"""A Hypothesis state machine checks the sync against its own model of the rules.
 
 Rules. HR hires, changes, terminates, rehires, removes and renames people (a rename is a new
 username for the same personnel number, maybe someone else's or a protected one), enters a
