@@ -20,6 +20,7 @@ from rich.console import Console
 from sync.config import AppConfig, load_config
 from sync.engine import RunOptions, RunReport, run_jobs
 from sync.output import print_text
+from sync.resources import bundled
 from sync.state.store import StateStore
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, serve_in_thread
 
@@ -59,11 +60,7 @@ jobs:
 
 def sample_csv() -> Path:
     """The bundled sample HR export (examples/people.csv)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_examples" / "people.csv", here.parent / "examples" / "people.csv"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("examples/people.csv is missing from this installation")
+    return bundled("examples", "people.csv")
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
