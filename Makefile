@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench soak clean system-deps audit
+.PHONY: demo test lint typecheck bench soak clean system-deps audit migration
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,8 @@ system-deps:
 
 ## lint: ruff check and format check
 lint: $(STAMP)
-	$(BIN)/ruff check sync tests benchmarks
-	$(BIN)/ruff format --check sync tests benchmarks
+	$(BIN)/ruff check sync tests benchmarks migrations scripts
+	$(BIN)/ruff format --check sync tests benchmarks migrations scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -43,6 +43,12 @@ audit: $(STAMP)
 	  || { echo "make audit: FAILED: a pin above has a known vulnerability, or PyPI's" \
 	       "vulnerability data could not be read for it (see the reasons above);" \
 	       "the lock is not proven safe" >&2; exit 1; }
+
+## migration: autogenerate the next state DB revision from sync/state/tables.py, e.g.
+## make migration m="add links note" -> migrations/versions/0002_add_links_note.py (review it)
+migration: $(STAMP)
+	@test -n "$(m)" || { echo 'usage: make migration m="what the revision does"' >&2; exit 2; }
+	$(BIN)/python scripts/new_migration.py "$(m)"
 
 ## bench: reproducible performance figures (not part of make test)
 bench: $(STAMP)

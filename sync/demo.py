@@ -22,6 +22,7 @@ from sync.engine import run_jobs
 from sync.errors import ExitCode
 from sync.output import print_text
 from sync.report import RunOptions, RunReport
+from sync.resources import bundled
 from sync.runtime import open_store
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, serve_in_thread
 
@@ -61,11 +62,7 @@ jobs:
 
 def sample_csv() -> Path:
     """The bundled sample HR export (examples/people.csv)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_examples" / "people.csv", here.parent / "examples" / "people.csv"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("examples/people.csv is missing from this installation")
+    return bundled("examples", "people.csv")
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

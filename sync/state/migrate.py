@@ -7,7 +7,6 @@ Used by `StateStore` (SQLite always, PostgreSQL when `state.auto_migrate`) and b
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import sqlalchemy as sa
 import structlog
@@ -17,11 +16,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from sync.errors import StateError
+from sync.resources import bundled
 from sync.state import db
 
 log = structlog.get_logger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # pg_advisory_xact_lock key that serializes concurrent upgrades on PostgreSQL ("ttsm").
 _PG_MIGRATION_LOCK = 0x7474736D
 
@@ -30,7 +29,7 @@ def alembic_config(connection: sa.Connection | None = None) -> Config:
     """Alembic's configuration for the packaged migrations (optionally bound to a connection)."""
     config = Config()
     # ConfigParser interpolation: a literal % in the path must be doubled.
-    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("script_location", str(bundled("migrations")).replace("%", "%%"))
     if connection is not None:
         config.attributes["connection"] = connection
     return config

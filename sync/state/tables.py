@@ -1,6 +1,6 @@
 """The state database's tables as SQLAlchemy Core objects, for queries.
 
-The schema itself is owned by the Alembic migrations in `sync/migrations/versions/`; this
+The schema itself is owned by the Alembic migrations in `migrations/versions/`; this
 module mirrors them, and a test checks with alembic's `compare_metadata` that the migrated
 schema and these tables agree. Never call `metadata.create_all()` on a real database.
 """

@@ -2,15 +2,28 @@
 
 There is no alembic.ini: `sync.state.migrate.alembic_config()` builds the configuration in
 code and passes the open connection in `config.attributes["connection"]`, so the migration
-runs inside the caller's transaction (and under its lock).
+runs inside the caller's transaction (and under its lock). `target_metadata` is the state
+tables of `sync.state.tables`, so autogenerate (`make migration`) compares the schema with them.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+
+from sync.state.tables import UTCDateTime, metadata
 
 config = context.config
+
+
+def render_item(kind: str, obj: object, autogen: AutogenContext) -> str | Literal[False]:
+    """Spell UTCDateTime as a plain type, so revisions never import today's sync code."""
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_offline() -> None:
@@ -39,7 +52,14 @@ def run_online() -> None:
 def _migrate(connection: sa.Connection) -> None:
     # transactional_ddl: SQLite can roll DDL back too, once the driver stops auto-committing
     # (sync.state.db sets that up), so a failed migration never leaves half a schema.
-    context.configure(connection=connection, transactional_ddl=True)
+    # Autogenerate renders batch ALTERs: SQLite runs them as a table copy, PostgreSQL in place.
+    context.configure(
+        connection=connection,
+        transactional_ddl=True,
+        target_metadata=metadata,
+        render_as_batch=True,
+        render_item=render_item,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

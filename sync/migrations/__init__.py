@@ -1,1 +1,0 @@
-"""Alembic environment and versions of the state database schema (packaged with the code)."""
