@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, RunningEmulator, WriteRecord
-from sync.timetrack.emulator_options import FaultPlan
+from sync.timetrack.emulator.faults import FaultPlan
 from tests.syncenv import API_KEY, API_SECRET, SyncEnv
 
 CLI = str(Path(sys.executable).parent / "timetrack-sync")

@@ -1,17 +1,11 @@
-"""The Starlette app of the TimeTrack emulator: users API, admin routes, fault injection."""
+"""The Starlette app of the TimeTrack emulator: the users API and the /_emulator admin routes."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hmac
 import ipaddress
 import json
-import logging
-import math
-import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,33 +15,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sync.timetrack.emulator_options import (
-    BOOL_FIELDS,
+from sync.timetrack.emulator.errors import (
     CODE_AUTH,
     CODE_BAD_PAGING,
-    CODE_RATE_LIMITED,
-    CODE_SERVER,
+    CODE_BAD_REQUEST,
     ApiError,
-    EmulatorOptions,
-    FaultPlan,
     not_found,
 )
-from sync.timetrack.emulator_store import EmulatorState
+from sync.timetrack.emulator.fields import BOOL_FIELDS
+from sync.timetrack.emulator.middleware import (
+    FaultMiddleware,
+    error_response,
+    install_drop_log_filter,
+)
+from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.state import EmulatorState
 
 API_PREFIX = "/api/v2/ext"
 ADMIN_PREFIX = "/_emulator"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class ConnectionDropped(Exception):
-    """Raised after a response has started so that uvicorn closes the connection mid-answer."""
 
 
 def render_user(user: dict[str, Any], options: EmulatorOptions) -> dict[str, Any]:
@@ -90,9 +77,9 @@ async def _json_object(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError:
-        raise ApiError(400, 15000, "Bad Request", "body is not valid JSON") from None
+        raise ApiError(400, CODE_BAD_REQUEST, "Bad Request", "body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise ApiError(400, 15000, "Bad Request", "body must be a JSON object")
+        raise ApiError(400, CODE_BAD_REQUEST, "Bad Request", "body must be a JSON object")
     return body
 
 
@@ -123,7 +110,7 @@ class _Api:
         self._auth(request)
         opts = self.state.options
         if request.method == "POST":
-            user = self.state.api_create(await _json_object(request))
+            user = self.state.store.api_create(await _json_object(request), options=opts)
             if not opts.post_returns_id:
                 return JSONResponse({}, status_code=201)
             return JSONResponse(render_user(user, opts), status_code=201)
@@ -131,7 +118,7 @@ class _Api:
         filters = {
             k: v for k, v in request.query_params.items() if k not in ("page_number", "limit")
         }
-        page = self.state.api_list(filters, offset, limit)
+        page = self.state.store.api_list(filters, offset, limit, options=opts)
         rendered = [render_user(user, opts) for user in page]
         if opts.list_shape == "bare":
             return JSONResponse(rendered)
@@ -143,11 +130,12 @@ class _Api:
         user_id = _user_id(request)
         opts = self.state.options
         if request.method == "GET":
-            return JSONResponse(render_user(self.state.api_get(user_id), opts))
+            return JSONResponse(render_user(self.state.store.api_get(user_id), opts))
         if request.method == "PUT":
             body = await _json_object(request)
-            return JSONResponse(render_user(self.state.api_update(user_id, body), opts))
-        self.state.api_delete(user_id)
+            user = self.state.store.api_update(user_id, body, options=opts)
+            return JSONResponse(render_user(user, opts))
+        self.state.store.api_delete(user_id, options=opts)
         return Response(status_code=204)
 
 
@@ -198,79 +186,6 @@ class _Admin:
         return JSONResponse({"ok": True})
 
 
-def _error_response(status: int, code: int, title: str, detail: str, **kw: Any) -> JSONResponse:
-    return JSONResponse(ApiError(status, code, title, detail).body(), status_code=status, **kw)
-
-
-def _retry_after(options: EmulatorOptions) -> dict[str, str]:
-    if options.retry_after is None:
-        return {}
-    if options.retry_after == "date":
-        # HTTP dates have whole seconds: round up so the date never lies in the past.
-        return {"Retry-After": formatdate(math.ceil(time.time()) + 1, usegmt=True)}
-    return {"Retry-After": str(options.retry_after)}
-
-
-class FaultMiddleware:
-    """Counts API requests and injects the faults the seeded dice choose (API routes only)."""
-
-    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))
-        if scope["type"] != "http" or not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
-            await self.app(scope, receive, send)
-            return
-        method = str(scope["method"])
-        self.state.count_request(method)
-        plan: FaultPlan = self.state.draw_faults(method)
-        if plan.delay_seconds > 0:
-            await asyncio.sleep(plan.delay_seconds)
-        if plan.before is not None:
-            await self._fault(plan.before, scope, receive, send)
-        elif plan.after is not None:
-            await self.app(scope, receive, _discard)  # the request has its effect; answer lost
-            await self._fault(plan.after, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _fault(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
-        if kind == "drop":
-            # Start an answer, then fail: uvicorn can no longer send a 500 and closes the
-            # transport, so the client sees a connection closed mid-response.
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", b"1024"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b'{"id": ', "more_body": True})
-            raise ConnectionDropped("emulator: connection dropped on purpose")
-        if kind == "rate_limit":
-            response = _error_response(
-                429,
-                CODE_RATE_LIMITED,
-                "Too Many Requests",
-                "rate limit exceeded",
-                headers=_retry_after(self.state.options),
-            )
-        else:
-            response = _error_response(
-                500, CODE_SERVER, "Internal Server Error", "injected server error"
-            )
-        await response(scope, receive, send)
-
-
-async def _discard(message: Message) -> None:
-    return None
-
-
 def create_app(state: EmulatorState) -> Starlette:
     """The Starlette app serving the users API and the /_emulator admin routes over `state`."""
     api, admin = _Api(state), _Admin(state)
@@ -290,24 +205,11 @@ def create_app(state: EmulatorState) -> Starlette:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return _error_response(exc.status_code, exc.status_code * 100, "Error", str(exc.detail))
+        return error_response(exc.status_code, exc.status_code * 100, "Error", str(exc.detail))
 
-    _install_drop_log_filter()
+    install_drop_log_filter()
     return Starlette(
         routes=routes,
-        middleware=[Middleware(FaultMiddleware, state=state)],
+        middleware=[Middleware(FaultMiddleware, state=state, prefix=API_PREFIX)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
-
-
-class _DropLogFilter(logging.Filter):
-    """Hides uvicorn's traceback for connections the emulator drops on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
-
-
-def _install_drop_log_filter() -> None:
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _DropLogFilter) for f in logger.filters):
-        logger.addFilter(_DropLogFilter())

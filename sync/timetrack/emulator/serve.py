@@ -1,10 +1,4 @@
-"""Executable model of the TimeTrack users API: a Starlette app with a switch for every unknown.
-
-Routes under /api/v2/ext/ follow the vendor's users page (auth headers, paging, filters,
-required fields, PUT refusing username/enabled); routes under /_emulator/ let tests look
-behind the API and change switches. Faults (latency, 500, 429, dropped connections) apply to
-the API routes only and are drawn from `random.Random(options.seed)`, so a test repeats.
-"""
+"""Serving the emulator: in a daemon thread for tests and the demo, or in the foreground."""
 
 from __future__ import annotations
 
@@ -18,25 +12,10 @@ from types import TracebackType
 
 import uvicorn
 
-from sync.timetrack.emulator_app import ADMIN_PREFIX, API_PREFIX, create_app, render_user
-from sync.timetrack.emulator_options import ApiError, EmulatorOptions, WriteRecord
-from sync.timetrack.emulator_seed import generate_users, load_seed_file
-from sync.timetrack.emulator_store import EmulatorState
-
-__all__ = [
-    "API_PREFIX",
-    "ApiError",
-    "EmulatorOptions",
-    "EmulatorState",
-    "RunningEmulator",
-    "WriteRecord",
-    "create_app",
-    "generate_users",
-    "load_seed_file",
-    "render_user",
-    "run_emulator_cli",
-    "serve_in_thread",
-]
+from sync.timetrack.emulator.app import ADMIN_PREFIX, API_PREFIX, create_app
+from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.seed import generate_users, load_seed_file
+from sync.timetrack.emulator.state import EmulatorState
 
 
 def _check_host(host: str, allow_public: bool) -> None:

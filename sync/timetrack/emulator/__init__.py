@@ -1,0 +1,37 @@
+"""Executable model of the TimeTrack users API: a Starlette app with a switch for every unknown.
+
+Routes under /api/v2/ext/ follow the vendor's users page (auth headers, paging, filters,
+required fields, PUT refusing username/enabled); routes under /_emulator/ let tests look
+behind the API and change switches. Faults (latency, 500, 429, dropped connections) apply to
+the API routes only and are drawn from `random.Random(options.seed)`, so a test repeats.
+
+One concern per module: `app` (routes, rendering), `store` (users with the API's semantics),
+`fields` (field names and value cleaning), `errors` (`ApiError`), `faults` (the seeded dice),
+`middleware` (applying faults over ASGI), `audit` (writes and request counters), `state` (all
+of these reset together), `options`, `seed` and `serve`. It imports nothing from the client.
+"""
+
+from __future__ import annotations
+
+from sync.timetrack.emulator.app import API_PREFIX, create_app, render_user
+from sync.timetrack.emulator.audit import WriteRecord
+from sync.timetrack.emulator.errors import ApiError
+from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.seed import generate_users, load_seed_file
+from sync.timetrack.emulator.serve import RunningEmulator, run_emulator_cli, serve_in_thread
+from sync.timetrack.emulator.state import EmulatorState
+
+__all__ = [
+    "API_PREFIX",
+    "ApiError",
+    "EmulatorOptions",
+    "EmulatorState",
+    "RunningEmulator",
+    "WriteRecord",
+    "create_app",
+    "generate_users",
+    "load_seed_file",
+    "render_user",
+    "run_emulator_cli",
+    "serve_in_thread",
+]

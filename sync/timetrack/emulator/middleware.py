@@ -1,0 +1,121 @@
+"""Fault injection over ASGI: counts API requests and applies what the fault dice drew."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import formatdate
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from sync.timetrack.emulator.errors import CODE_RATE_LIMITED, CODE_SERVER, ApiError
+from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.state import EmulatorState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ConnectionDropped(Exception):
+    """Raised after a response has started so that uvicorn closes the connection mid-answer."""
+
+
+def error_response(status: int, code: int, title: str, detail: str, **kw: Any) -> JSONResponse:
+    """A JSON response with the vendor's error body."""
+    return JSONResponse(ApiError(status, code, title, detail).body(), status_code=status, **kw)
+
+
+def _retry_after(options: EmulatorOptions) -> dict[str, str]:
+    if options.retry_after is None:
+        return {}
+    if options.retry_after == "date":
+        # HTTP dates have whole seconds: round up so the date never lies in the past.
+        return {"Retry-After": formatdate(math.ceil(time.time()) + 1, usegmt=True)}
+    return {"Retry-After": str(options.retry_after)}
+
+
+class FaultMiddleware:
+    """Counts API requests and injects the faults the seeded dice choose (API routes only)."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState, prefix: str) -> None:
+        self.app = app
+        self.state = state
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self._covers(scope):
+            await self.app(scope, receive, send)
+            return
+        method = str(scope["method"])
+        self.state.audit.count_request(method)
+        plan = self.state.draw_faults(method)
+        if plan.delay_seconds > 0:
+            await asyncio.sleep(plan.delay_seconds)
+        if plan.before is not None:
+            await self._fault(plan.before, scope, receive, send)
+        elif plan.after is not None:
+            await self.app(scope, receive, _discard)  # the request has its effect; answer lost
+            await self._fault(plan.after, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _covers(self, scope: Scope) -> bool:
+        path = str(scope.get("path", ""))
+        return scope["type"] == "http" and (
+            path == self.prefix or path.startswith(self.prefix + "/")
+        )
+
+    async def _fault(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if kind == "drop":
+            # Start an answer, then fail: uvicorn can no longer send a 500 and closes the
+            # transport, so the client sees a connection closed mid-response.
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", b"1024"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": b'{"id": ', "more_body": True})
+            raise ConnectionDropped("emulator: connection dropped on purpose")
+        if kind == "rate_limit":
+            response = error_response(
+                429,
+                CODE_RATE_LIMITED,
+                "Too Many Requests",
+                "rate limit exceeded",
+                headers=_retry_after(self.state.options),
+            )
+        else:
+            response = error_response(
+                500, CODE_SERVER, "Internal Server Error", "injected server error"
+            )
+        await response(scope, receive, send)
+
+
+async def _discard(message: Message) -> None:
+    return None
+
+
+class _DropLogFilter(logging.Filter):
+    """Hides uvicorn's traceback for connections the emulator drops on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+def install_drop_log_filter() -> None:
+    """Keep uvicorn from logging a traceback for each connection dropped on purpose."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropLogFilter) for f in logger.filters):
+        logger.addFilter(_DropLogFilter())

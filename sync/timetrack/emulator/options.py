@@ -1,0 +1,78 @@
+"""The emulator's switches: one for every unknown of the API, plus fault injection."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+LIST_SHAPES = ("bare", "data", "users", "items", "results")
+BOOL_STYLES = ("json", "int", "string")
+PERSONAL_NUMBER_STYLES = ("text", "number")
+USERNAME_FILTERS = ("exact", "substring")
+DELETE_MODES = ("hard", "soft")
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    "list_shape": LIST_SHAPES,
+    "bool_style": BOOL_STYLES,
+    "personal_number_style": PERSONAL_NUMBER_STYLES,
+    "username_filter": USERNAME_FILTERS,
+    "delete_mode": DELETE_MODES,
+    "duplicate_status": (400, 409, 422),
+}
+_RATES = ("fail_rate", "fail_after_write_rate", "rate_limit_rate", "drop_rate")
+
+
+@dataclass
+class EmulatorOptions:
+    """Switches for every unknown of the API, plus fault injection; changeable at runtime."""
+
+    api_key: str = "demo-key"
+    api_secret: str = field(default="demo-secret", repr=False)
+    list_shape: str = "bare"  # bare | data | users | items | results
+    bool_style: str = "json"  # json | int (1/0) | string ("1"/"0")
+    personal_number_style: str = "text"  # text | number (digits-only values as numbers)
+    username_filter: str = "exact"  # exact | substring
+    ignore_paging: bool = False
+    post_returns_id: bool = True
+    delete_mode: str = "hard"  # hard | soft (user stays, enabled=false)
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    fail_rate: float = 0.0  # 500 before the request has any effect
+    fail_after_write_rate: float = 0.0  # write applied, then answered 500
+    rate_limit_rate: float = 0.0  # 429
+    retry_after: str | None = "1"  # "N" seconds | "date" | None (header omitted)
+    drop_rate: float = 0.0  # connection dropped (half before applying, half after)
+    seed: int = 0
+    duplicate_status: int = 409  # status for a duplicate username: 409 | 400 | 422
+    unique_emails: bool = False  # also refuse a second user with the same email
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first option with a value outside what is allowed."""
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}: must be one of {', '.join(map(str, allowed))}")
+        for name in _RATES:
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                raise ValueError(f"{name}: must be between 0 and 1")
+        if self.latency_ms < 0 or self.jitter_ms < 0:
+            raise ValueError("latency_ms and jitter_ms: must be >= 0")
+        if self.retry_after not in (None, "date") and not str(self.retry_after).isdigit():
+            raise ValueError('retry_after: must be a number of seconds, "date" or null')
+
+    def change(self, **changes: Any) -> None:
+        """Apply `changes` in place once all are valid; unknown names raise ValueError."""
+        known = {f.name for f in fields(EmulatorOptions)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        if "retry_after" in changes and changes["retry_after"] is not None:
+            changes["retry_after"] = str(changes["retry_after"])
+        EmulatorOptions(**{**asdict(self), **changes}).validate()
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The options as a dict without the API secret."""
+        data = asdict(self)
+        data.pop("api_secret")
+        return data

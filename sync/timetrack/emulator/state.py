@@ -1,0 +1,96 @@
+"""The emulator's state: its options, users, fault dice and audit, reset together."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sync.timetrack.emulator.audit import Audit, WriteRecord
+from sync.timetrack.emulator.faults import FaultDice, FaultPlan
+from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.store import UserStore
+
+
+class EmulatorState:
+    """Everything one emulator holds; the app serves it and tests look behind it."""
+
+    def __init__(
+        self, options: EmulatorOptions | None = None, users: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
+        self.options = options or EmulatorOptions()
+        self.options.validate()
+        # One lock for all parts: a write and its audit record appear together, and a reset
+        # leaves no moment in which users are gone but their writes are still listed.
+        self._lock = threading.RLock()
+        self.audit = Audit(self._lock)
+        self.store = UserStore(self._lock, self.audit)
+        self.dice = FaultDice(self.options.seed, self._lock)
+        for user in users:
+            self.store.add_user(**user)
+
+    @property
+    def writes(self) -> list[WriteRecord]:
+        """The writes the API applied, oldest first."""
+        return self.audit.writes
+
+    @property
+    def request_count(self) -> dict[str, int]:
+        """API requests answered, by method."""
+        return self.audit.request_count
+
+    def add_user(self, **fields: Any) -> dict[str, Any]:
+        """Insert a user directly (no API validation, no audit); returns a copy with its id."""
+        return self.store.add_user(**fields)
+
+    def users(self) -> list[dict[str, Any]]:
+        """Copies of all users (disabled ones included), ordered by id."""
+        return self.store.users()
+
+    def get(self, user_id: int) -> dict[str, Any] | None:
+        """A copy of one user, or None."""
+        return self.store.get(user_id)
+
+    def update(self, user_id: int, **fields: Any) -> dict[str, Any]:
+        """Change any fields directly (username and enabled too); KeyError if unknown."""
+        return self.store.update(user_id, **fields)
+
+    def delete(self, user_id: int) -> None:
+        """Remove a user for good; KeyError if unknown."""
+        self.store.delete(user_id)
+
+    def set_enabled(self, user_id: int, enabled: bool) -> None:
+        """Enable or disable a user (what only an admin can do in TimeTrack)."""
+        self.store.set_enabled(user_id, enabled)
+
+    def check_password(self, user_id: int, password: str) -> bool:
+        """Whether `password` is the user's current password."""
+        return self.store.check_password(user_id, password)
+
+    def set_options(self, **changes: Any) -> None:
+        """Change options at once after validating them; unknown names raise ValueError."""
+        with self._lock:
+            self.options.change(**changes)
+
+    def draw_faults(self, method: str) -> FaultPlan:
+        """The faults for one API request, drawn from the seeded dice."""
+        return self.dice.draw(method, self.options)
+
+    def reset_counters(self) -> None:
+        """Forget the write audit and the request counters."""
+        self.audit.clear()
+
+    def reset(self, options: EmulatorOptions | None = None) -> None:
+        """Drop every user, counter and write; restart ids at 1 and the dice at the seed."""
+        with self._lock:
+            if options is not None:
+                options.validate()
+                self.options = options
+            self.store.clear()
+            self.audit.clear()
+            self.dice.restart(self.options.seed)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for the admin route: requests by method, writes, users."""
+        with self._lock:
+            return {**self.audit.stats(), "users": len(self.store)}
