@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ from sync.model import DesiredUser, Link, Policy, TimeTrackUser, match_key  # no
 from sync.planner import plan  # noqa: E402
 
 FIELDS = ("firstName", "lastName", "email", "personalNumber", "language", "admin", "teamLead")
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # planning time: no grace is pending
 
 
 def population(
@@ -93,12 +96,14 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
 def plan_benchmark(n: int, naive_n: int) -> dict[str, float]:
     policy = Policy(delete=True)
     desired, snapshot, links = population(n, 0.01)
-    result = plan(desired, snapshot, links, policy, match_on="personalNumber")
+    result = plan(desired, snapshot, links, policy, match_on="personalNumber", now=NOW)
     updates = len(result.operations)
-    ours_n = timed(lambda: plan(desired, snapshot, links, policy, match_on="personalNumber"), 5)
+    ours_n = timed(
+        lambda: plan(desired, snapshot, links, policy, match_on="personalNumber", now=NOW), 5
+    )
     small = population(naive_n, 0.01)
     ours_small = timed(
-        lambda: plan(small[0], small[1], small[2], policy, match_on="personalNumber"), 5
+        lambda: plan(small[0], small[1], small[2], policy, match_on="personalNumber", now=NOW), 5
     )
     naive_small = timed(lambda: naive_plan(small[0], small[1]), 1)
     return {
@@ -116,9 +121,10 @@ def peak_rss_of_plan(n: int) -> float:
     code = (
         f"import resource, sys; sys.path.insert(0, {str(ROOT)!r}); "
         f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); "
-        "from plan_scale import population; from sync.planner import plan; "
+        "from plan_scale import NOW, population; from sync.planner import plan; "
         "from sync.model import Policy; "
-        f"d, s, l = population({n}, 0.01); plan(d, s, l, Policy(), match_on='personalNumber'); "
+        f"d, s, l = population({n}, 0.01); "
+        "plan(d, s, l, Policy(), match_on='personalNumber', now=NOW); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -44,12 +44,15 @@ def run_job(
     client: TimeTrackClient | None,
     progress: ProgressFactory | None = None,
     stop: threading.Event | None = None,
+    now: datetime | None = None,
 ) -> RunReport:
     """Run one job once and record it; never raises for errors a user can cause.
 
     Setting `stop` (the daemon's shutdown) stops sending further operations; those in flight
-    finish and are journaled.
+    finish and are journaled. `now` is the run's time for graces and delays (default: the
+    clock when the run starts).
     """
+    now = now or datetime.now(UTC)
     if options.offline and not options.dry_run:
         raise UsageError("--offline only works with --dry-run", hint="add --dry-run")
     started = time.monotonic()
@@ -59,7 +62,7 @@ def run_job(
     with structlog.contextvars.bound_contextvars(run_id=run_id, job=job.name):
         log.info("sync_started", dry_run=options.dry_run, source=job.source.type)
         try:
-            _JobRun(config, job, store, options, client, report, progress, stop).execute()
+            _JobRun(config, job, store, options, client, report, now, progress, stop).execute()
         except SyncError as exc:
             report.end_with_error(exc)
             log.error("sync_error", error=str(exc), exit_code=exc.exit_code)
@@ -96,6 +99,7 @@ class _JobRun:
     options: RunOptions
     client: TimeTrackClient | None
     report: RunReport
+    now: datetime
     progress: ProgressFactory | None = None
     stop: threading.Event | None = None
 
@@ -149,6 +153,7 @@ class _JobRun:
             links,
             policy,
             match_on=self.job.match_on,
+            now=self.now,
             other_owned=self.store.owned_by_other_jobs(self.job.name),
             held_keys=frozenset(s.key for s in skipped if s.key),
         )
@@ -171,6 +176,8 @@ class _JobRun:
             progress=self.progress(len(the_plan.operations)) if self.progress else None,
             stop=self.stop,
         )
+        # State changes without a write first: the writes' outcomes then move them on.
+        self.store.record_offboarding(self.job.name, the_plan.offboarding)
         try:
             executor.apply(the_plan)
         finally:
@@ -202,10 +209,19 @@ def run_jobs(
     options: RunOptions,
     *,
     progress: ProgressFactory | None = None,
+    now: datetime | None = None,
 ) -> list[RunReport]:
     """Run jobs one after another under one run lock and one client."""
     with open_run(config, [job.name for job in jobs], offline=options.offline) as opened:
         return [
-            run_job(config, job, opened.store, options, client=opened.client, progress=progress)
+            run_job(
+                config,
+                job,
+                opened.store,
+                options,
+                client=opened.client,
+                progress=progress,
+                now=now,
+            )
             for job in jobs
         ]

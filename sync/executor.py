@@ -3,8 +3,11 @@
 Every write follows the write-ahead journal of the architecture: its operation row is committed
 `pending` before the call, and becomes `done` or `failed` after it, in one transaction with the
 link and snapshot change. Creates and updates run concurrently (bounded by a thread pool of the
-client's concurrency); deletes run after them; the deletes of `on_rename: recreate` run first so
-the username is free for the new user. One failed operation never stops the others; an
+client's concurrency); the locks of leavers after them, then the deletes; the deletes of
+`on_rename: recreate` run first so the username is free for the new user. A delete TimeTrack
+refuses (a 4xx other than 401, 403, 404, 408 and 429: a user with time entries) is no failure:
+it is journaled `refused`, the user is retained (and locked by the delete's fallback if it was
+not locked yet), and the run goes on. One failed operation never stops the others; an
 authentication failure stops submitting new ones (every further call would fail the same way),
 and so does the optional `stop` event (the daemon's shutdown): operations already sent finish
 and are journaled, so a stopped run leaves no `pending` row behind. A write that gave up after
@@ -33,7 +36,7 @@ from sync.model import Action, DesiredUser, Operation, Plan
 from sync.recovery import look_up, settle
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient, WriteResult
-from sync.timetrack.errors import AuthError, NotFoundError, TimeTrackError
+from sync.timetrack.errors import AuthError, NotFoundError, RejectedError, TimeTrackError
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +57,17 @@ def generate_password(length: int = PASSWORD_LENGTH) -> str:
             and any(not c.isalnum() for c in candidate)
         ):
             return candidate
+
+
+def is_refusal(exc: RejectedError) -> bool:
+    """Whether TimeTrack refused a delete for good (a user with time entries, say)."""
+    # 408 is a timeout, not an answer; 401/403/404/429 have error classes of their own.
+    return exc.status_code is not None and exc.status_code != 408
+
+
+def refusal_message(exc: RejectedError) -> str:
+    """TimeTrack's own words for a refusal (its error detail or title), else the error."""
+    return exc.detail or exc.title or exc.message
 
 
 def desired_hash(fields: Mapping[str, Any]) -> str:
@@ -77,6 +91,7 @@ class ApplyResult:
 
     done: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Action})
     failed: list[FailedOperation] = field(default_factory=list)
+    refused: list[FailedOperation] = field(default_factory=list)  # deletes: users retained
     aborted: str | None = None  # set when an error stopped further operations
 
     @property
@@ -110,6 +125,7 @@ class Executor:
         self._progress = progress
         self.result = ApplyResult()
         self._uncertain: list[tuple[FailedOperation, int]] = []
+        self._fallbacks: list[Operation] = []  # locks of refused deletes
 
     def apply(self, plan: Plan) -> ApplyResult:
         """Apply every operation of the plan in its phases; return what happened."""
@@ -125,7 +141,9 @@ class Executor:
         ]
         self._skip_creates_of_failed_recreates(ops, failed_recreates)
         self._run_phase(writes)
+        self._run_phase([op for op in ops if op.action is Action.LOCK])
         self._run_phase([op for op in ops if op.action is Action.DELETE and not op.recreate])
+        self._run_phase(self._fallbacks)
         self._settle_uncertain()
         return self.result
 
@@ -212,6 +230,9 @@ class Executor:
         assert op.tt_id is not None, f"{op.action} without a TimeTrack id"
         if op.action is Action.UPDATE:
             return self._client.update_user(op.tt_id, op.payload())
+        if op.action is Action.LOCK:
+            locked = {**op.payload(), "password": generate_password()}
+            return self._client.update_user(op.tt_id, locked)
         try:
             return self._client.delete_user(op.tt_id)
         except NotFoundError as exc:
@@ -221,29 +242,13 @@ class Executor:
     def _record(self, future: Future[WriteResult], op: Operation, op_id: int) -> bool:
         try:
             result = future.result()
+        except RejectedError as exc:
+            if op.action is Action.DELETE and is_refusal(exc):
+                self._retain(op, op_id, exc)
+                return True
+            return self._failed(op, op_id, exc)
         except TimeTrackError as exc:
-            failure = FailedOperation(op, str(exc), exc.status_code)
-            if exc.maybe_applied:
-                # An attempt may have taken effect: the row stays `pending` until the end of
-                # the apply looks the user up (or the next run does, if TimeTrack is down).
-                self._uncertain.append((failure, op_id))
-            else:
-                self._store.journal_failed(
-                    op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
-                )
-            self.result.failed.append(failure)
-            log.warning(
-                "operation_outcome_unknown" if exc.maybe_applied else "operation_failed",
-                action=op.action.value,
-                username=op.username,
-                key=op.key,
-                status=exc.status_code,
-                error=str(exc),
-            )
-            if isinstance(exc, AuthError):
-                self.result.aborted = str(exc)
-            self._tick()
-            return False
+            return self._failed(op, op_id, exc)
         self._store.journal_done(
             op_id,
             self._job,
@@ -263,6 +268,49 @@ class Executor:
         )
         self._tick()
         return True
+
+    def _failed(self, op: Operation, op_id: int, exc: TimeTrackError) -> bool:
+        failure = FailedOperation(op, str(exc), exc.status_code)
+        if exc.maybe_applied:
+            # An attempt may have taken effect: the row stays `pending` until the end of
+            # the apply looks the user up (or the next run does, if TimeTrack is down).
+            self._uncertain.append((failure, op_id))
+        else:
+            self._store.journal_failed(
+                op_id, http_status=exc.status_code, error=str(exc), attempts=exc.attempts
+            )
+        self.result.failed.append(failure)
+        log.warning(
+            "operation_outcome_unknown" if exc.maybe_applied else "operation_failed",
+            action=op.action.value,
+            username=op.username,
+            key=op.key,
+            status=exc.status_code,
+            error=str(exc),
+        )
+        if isinstance(exc, AuthError):
+            self.result.aborted = str(exc)
+        self._tick()
+        return False
+
+    def _retain(self, op: Operation, op_id: int, exc: RejectedError) -> None:
+        """TimeTrack refused a delete: keep the user, locked and queued, and go on."""
+        message = refusal_message(exc)
+        assert exc.status_code is not None
+        self._store.journal_refused(
+            op_id, self._job, op, http_status=exc.status_code, error=message
+        )
+        self.result.refused.append(FailedOperation(op, message, exc.status_code))
+        if op.fallback is not None:
+            self._fallbacks.append(op.fallback)
+        log.info(
+            "delete_refused",
+            username=op.username,
+            key=op.key,
+            status=exc.status_code,
+            message=message,
+        )
+        self._tick()
 
     def _hash_for(self, op: Operation) -> str | None:
         desired = self._desired.get(op.key)

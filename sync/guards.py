@@ -3,19 +3,20 @@
 Pure functions. `check_source` runs before planning and can never be overridden (the engine
 raises `GuardError` when any verdict is tripped). `check_invalid_share` judges the mapped
 records: when too many are invalid the plan is still shown, but no change of it is made.
-`apply_delete_guards` runs on a finished plan: when a delete limit trips, every delete (and
-the create half of every rename-recreate pair, whose delete is dropped with the rest) leaves
-the plan unless `--allow-mass-delete` is given. Untripped verdicts are returned too, so the
-output can show every guard that ran.
+`apply_delete_guards` runs on a finished plan and counts the distinct users it would lock or
+delete (a broken export must not lock everyone any more than delete them): when a limit trips,
+every lock and delete (and the create half of every rename-recreate pair, whose delete is
+dropped with the rest) leaves the plan unless `--allow-mass-delete` is given. Untripped
+verdicts are returned too, so the output can show every guard that ran.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from sync.model import Action, GuardVerdict, Operation, Plan, Policy
+from sync.model import OFFBOARDING_ACTIONS, Action, GuardVerdict, Operation, Plan, Policy
 
-_OVERRIDE_HINT = "no user is deleted in this run; --allow-mass-delete lifts this limit"
+_OVERRIDE_HINT = "no user is locked or deleted in this run; --allow-mass-delete lifts this limit"
 _OVERRIDDEN = "allowed by --allow-mass-delete"
 
 
@@ -75,8 +76,8 @@ def _shrink(record_count: int, last_count: int | None, policy: Policy) -> GuardV
 def apply_delete_guards(
     plan: Plan, owned_count: int, policy: Policy, *, allow_mass_delete: bool
 ) -> Plan:
-    """Check the delete limits; drop the plan's deletes when one trips and is not overridden."""
-    deletes = len(plan.of(Action.DELETE))
+    """Check the delete limits; drop locks and deletes when one trips and is not overridden."""
+    deletes = len(plan.offboarded())
     verdicts = (
         _max_deletes(deletes, policy, allow_mass_delete),
         _max_delete_percent(deletes, owned_count, policy, allow_mass_delete),
@@ -89,7 +90,7 @@ def apply_delete_guards(
 
 def _dropped_by_guard(op: Operation) -> bool:
     # The create half of a recreate would clash with the username its dropped delete keeps.
-    return op.action is Action.DELETE or (op.action is Action.CREATE and op.recreate)
+    return op.action in OFFBOARDING_ACTIONS or (op.action is Action.CREATE and op.recreate)
 
 
 def _verdict(name: str, tripped: bool, allow: bool, message: str) -> GuardVerdict:
@@ -103,7 +104,10 @@ def _max_deletes(deletes: int, policy: Policy, allow: bool) -> GuardVerdict:
     tripped = deletes > policy.max_deletes
     relation = "more than" if tripped else "within"
     return _verdict(
-        "max_deletes", tripped, allow, f"{deletes} deletes planned, {relation} {setting}"
+        "max_deletes",
+        tripped,
+        allow,
+        f"{deletes} users to lock or delete, {relation} {setting}",
     )
 
 
@@ -112,13 +116,13 @@ def _max_delete_percent(
 ) -> GuardVerdict:
     setting = f"jobs[].policy.max_delete_percent = {_num(policy.max_delete_percent)}"
     if owned_count <= 0:
-        message = f"{deletes} deletes planned, no owned users to compare with ({setting})"
+        message = f"{deletes} users to lock or delete, no owned users to compare with ({setting})"
         return _verdict("max_delete_percent", False, allow, message)
     share = deletes * 100 / owned_count
     tripped = share > policy.max_delete_percent
     relation = "more than" if tripped else "within"
     message = (
-        f"{deletes} deletes planned of {owned_count} owned users ({share:.1f}%),"
+        f"{deletes} users to lock or delete of {owned_count} owned users ({share:.1f}%),"
         f" {relation} {setting}"
     )
     return _verdict("max_delete_percent", tripped, allow, message)

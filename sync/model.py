@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -131,6 +132,22 @@ class TimeTrackUser:
         return self.fields.get(name)
 
 
+class Offboarding(StrEnum):
+    """Where an owned user stands in its offboarding (`links.offboarding`).
+
+    active -> leaving (the grace) -> locked -> deactivated | retained, or the link ends with
+    the user's delete (the journal's `delete` row is its record). A person who is active
+    again is `active` again: a leaving one with nothing done, a locked or retained one by
+    the normal update (a rehire; the password was reset at the lock).
+    """
+
+    ACTIVE = "active"
+    LEAVING = "leaving"  # the person left or vanished; waiting out the grace
+    LOCKED = "locked"  # password reset and rights removed; still enabled in TimeTrack
+    RETAINED = "retained"  # TimeTrack refused the delete (time entries): kept, locked, queued
+    DEACTIVATED = "deactivated"  # TimeTrack lists it enabled: false; never written again
+
+
 @dataclass(frozen=True, slots=True)
 class Link:
     """Ownership: this job created or adopted the TimeTrack user `tt_id` for match key `key`."""
@@ -141,6 +158,11 @@ class Link:
     origin: str  # "created" | "adopted"
     desired_hash: str | None = None
     missing_runs: int = 0  # consecutive real runs in which the person was gone or a leaver
+    missing_since: datetime | None = None  # the first of those runs
+    offboarding: Offboarding = Offboarding.ACTIVE
+    locked_at: datetime | None = None
+    delete_refused_at: datetime | None = None
+    delete_refusal: str | None = None  # TimeTrack's message when it refused the delete
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +173,10 @@ class Policy:
     update: bool = True
     delete: bool = False
     delete_grace_runs: int = 0
+    leaver_grace: timedelta = timedelta(0)  # from the first run that saw the person leave
+    lock_leavers: bool = True
+    delete_after: timedelta = timedelta(0)  # after the lock
+    delete_retry_after: timedelta = timedelta(days=30)  # after TimeTrack refused a delete
     max_deletes: int = 25
     max_delete_percent: float = 10.0
     min_source_records: int = 1
@@ -171,6 +197,7 @@ class Action(StrEnum):
     CREATE = "create"
     ADOPT = "adopt"
     UPDATE = "update"
+    LOCK = "lock"  # a leaver: a fresh random password, admin and teamLead off
     DELETE = "delete"
 
 
@@ -179,8 +206,11 @@ ACTION_ORDER: dict[Action, int] = {
     Action.CREATE: 1,
     Action.ADOPT: 0,
     Action.UPDATE: 2,
-    Action.DELETE: 3,
+    Action.LOCK: 3,
+    Action.DELETE: 4,
 }
+# Operations that end a person's access: the delete guards count them.
+OFFBOARDING_ACTIONS: frozenset[Action] = frozenset({Action.LOCK, Action.DELETE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +225,8 @@ class Operation:
     changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     reason: str = ""
     recreate: bool = False  # a delete or create that is half of an `on_rename: recreate`
+    # A delete's lock, sent when TimeTrack refuses the delete and the user is not locked yet.
+    fallback: Operation | None = None
 
     def payload(self) -> dict[str, Any]:
         """The fields to send (new values of the changes), without any password."""
@@ -243,6 +275,16 @@ class Skipped:
 
 
 @dataclass(frozen=True, slots=True)
+class OffboardingChange:
+    """An owned user's offboarding state that changes without a write of its own."""
+
+    key: str
+    username: str
+    state: Offboarding  # the new state
+    note: str  # why, for people: "left (inactive in source); grace until ..."
+
+
+@dataclass(frozen=True, slots=True)
 class GuardVerdict:
     """The outcome of one safety guard."""
 
@@ -259,6 +301,7 @@ class Plan:
     operations: tuple[Operation, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    offboarding: tuple[OffboardingChange, ...] = ()
     unchanged: int = 0
     # Owned keys whose person is gone or a leaver this run (deleted now or waiting out grace).
     missing_keys: frozenset[str] = frozenset()
@@ -284,3 +327,7 @@ class Plan:
     def is_empty(self) -> bool:
         """True when the plan would write nothing."""
         return not self.operations
+
+    def offboarded(self) -> frozenset[str]:
+        """Keys of the distinct users this plan locks or deletes (what the delete guards count)."""
+        return frozenset(op.key for op in self.operations if op.action in OFFBOARDING_ACTIONS)

@@ -1,8 +1,9 @@
 """The judgement: what one run must do to make TimeTrack match the source (pure, no I/O).
 
-`plan(desired, snapshot, links, policy, match_on=...)` compares the mapped source people with
-the last TimeTrack listing and this job's ownership links and returns a `Plan`. It reads no
-clock, does no I/O and logs nothing; everything it needs is an argument.
+`plan(desired, snapshot, links, policy, match_on=..., now=...)` compares the mapped source
+people with the last TimeTrack listing and this job's ownership links and returns a `Plan`. It
+reads no clock (`now` is the run's time), does no I/O and logs nothing; everything it needs is
+an argument.
 
 The rules, in the order they are applied:
 
@@ -23,9 +24,13 @@ The rules, in the order they are applied:
    owned elsewhere, protected, linked to another key, adoption is off, disabled or named
    differently; none, but its username is taken -> conflict; else created. An unlinked
    leaver is ignored.
-5. Owned links whose key is gone from the source are delete candidates (or stale).
-   Delete candidates are in `missing_keys`; they are deleted once
-   `missing_runs + 1 > delete_grace_runs` and `policy.delete` is on, else they wait.
+5. Owned links whose key is gone from the source are leavers too (or stale). Leavers are
+   in `missing_keys`; `sync.offboarding.plan_leaver` decides what this run does for each:
+   wait out the grace (`delete_grace_runs` and `leaver_grace`), lock, delete (when
+   `policy.delete` is on and `delete_after` has passed; a delete TimeTrack refused waits
+   `delete_retry_after`), or nothing (a user TimeTrack lists as disabled is deactivated).
+6. An owned person who is active again after leaving is active again: a locked or retained
+   user gets the normal update (its rights back), with a note that its password was reset.
 
 Rules for the cases the steps above leave open:
 
@@ -53,6 +58,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -64,6 +70,8 @@ from sync.model import (
     ConflictKind,
     DesiredUser,
     Link,
+    Offboarding,
+    OffboardingChange,
     Operation,
     Plan,
     Policy,
@@ -72,6 +80,7 @@ from sync.model import (
     match_key,
     normalize_field,
 )
+from sync.offboarding import plan_leaver, rehire_note
 
 # Fields never compared for an update: the vendor refuses them on PUT, or they are secrets.
 _NOT_COMPARED = frozenset({"username", "password", "enabled", "id"})
@@ -126,7 +135,9 @@ class _Planner:
     policy: Policy
     match_on: str
     other_owned: frozenset[str]
+    now: datetime
     operations: list[Operation] = field(default_factory=list)
+    offboarding: list[OffboardingChange] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     unchanged: int = 0
@@ -200,10 +211,16 @@ class _Planner:
             reason = f"TimeTrack has username {user.username}, source wants {person.username}"
             self.mismatch(person, user, ConflictKind.RENAME, reason)
         else:
+            note = rehire_note(link)
+            if link.offboarding is not Offboarding.ACTIVE:
+                back = OffboardingChange(link.key, link.username, Offboarding.ACTIVE, note or "")
+                self.offboarding.append(back)
             changes = field_changes(person, user)
             if changes and self.policy.update:
                 self.operations.append(
-                    Operation(Action.UPDATE, person.key, user.username, user.id, changes)
+                    Operation(
+                        Action.UPDATE, person.key, user.username, user.id, changes, note or ""
+                    )
                 )
             else:
                 self.unchanged += 1
@@ -330,15 +347,15 @@ class _Planner:
                 self.delete_candidate(link, user, GONE_REASON, f"TimeTrack user id {user.id}")
 
     def delete_candidate(self, link: Link, user: TimeTrackUser, reason: str, origin: str) -> None:
-        """An owned user whose person left or vanished: delete it once the grace is over."""
+        """An owned user whose person left or vanished: lock or delete it after the grace."""
         self.missing.add(link.key)
         if self.protected(user.username):
             self.skipped.append(Skipped(origin, link.key, PROTECTED_REASON))
             return
-        if link.missing_runs + 1 > self.policy.delete_grace_runs and self.policy.delete:
-            self.operations.append(
-                Operation(Action.DELETE, link.key, user.username, user.id, reason=reason)
-            )
+        leaver = plan_leaver(link, user, self.policy, now=self.now, reason=reason)
+        self.operations.extend(leaver.operations)
+        if leaver.change is not None:
+            self.offboarding.append(leaver.change)
 
     def result(self) -> Plan:
         """The plan, in its deterministic order."""
@@ -353,6 +370,7 @@ class _Planner:
                 sorted(self.conflicts, key=lambda c: (c.key, c.kind.value, c.username, c.reason))
             ),
             skipped=tuple(sorted(self.skipped, key=lambda s: (s.origin, s.key or "", s.reason))),
+            offboarding=tuple(sorted(self.offboarding, key=lambda c: (c.key, c.state.value))),
             unchanged=self.unchanged,
             missing_keys=frozenset(self.missing),
             stale_keys=frozenset(self.stale),
@@ -366,6 +384,7 @@ def plan(
     policy: Policy,
     *,
     match_on: str,
+    now: datetime,
     other_owned: frozenset[str] = frozenset(),
     held_keys: frozenset[str] = frozenset(),
 ) -> Plan:
@@ -376,7 +395,7 @@ def plan(
     counted missing while their record is broken.
     """
     remaining, conflicts, _excluded = find_conflicts(desired, held_keys)
-    planner = _Planner(snapshot, links, policy, match_on, other_owned, conflicts=conflicts)
+    planner = _Planner(snapshot, links, policy, match_on, other_owned, now, conflicts=conflicts)
     for person in remaining:
         planner.person(person)
     # Conflicted keys count as present, so their links are neither missing nor stale.

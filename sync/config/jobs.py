@@ -9,6 +9,7 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from sync.config.base import ConfigModel
+from sync.config.durations import DURATION, UNIT_SECONDS, Duration
 from sync.config.sources import CsvSourceConfig, LdapSourceConfig
 from sync.model import (
     OnRename,
@@ -19,8 +20,6 @@ from sync.model import (
 )
 
 _JOB_NAME = re.compile(r"^[a-z0-9_-]+$")
-_INTERVAL = re.compile(r"^(\d+)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _POLICY_DEFAULTS = Policy()
 
 
@@ -31,6 +30,10 @@ class PolicyConfig(ConfigModel):
     update: bool = _POLICY_DEFAULTS.update
     delete: bool = _POLICY_DEFAULTS.delete
     delete_grace_runs: int = Field(default=_POLICY_DEFAULTS.delete_grace_runs, ge=0)
+    leaver_grace: Duration = _POLICY_DEFAULTS.leaver_grace
+    lock_leavers: bool = _POLICY_DEFAULTS.lock_leavers
+    delete_after: Duration = _POLICY_DEFAULTS.delete_after
+    delete_retry_after: Duration = _POLICY_DEFAULTS.delete_retry_after
     max_deletes: int = Field(default=_POLICY_DEFAULTS.max_deletes, ge=0)
     max_delete_percent: float = Field(default=_POLICY_DEFAULTS.max_delete_percent, ge=0, le=100)
     min_source_records: int = Field(default=_POLICY_DEFAULTS.min_source_records, ge=0)
@@ -49,6 +52,10 @@ class PolicyConfig(ConfigModel):
             update=self.update,
             delete=self.delete,
             delete_grace_runs=self.delete_grace_runs,
+            leaver_grace=self.leaver_grace,
+            lock_leavers=self.lock_leavers,
+            delete_after=self.delete_after,
+            delete_retry_after=self.delete_retry_after,
             max_deletes=self.max_deletes,
             max_delete_percent=float(self.max_delete_percent),
             min_source_records=self.min_source_records,
@@ -127,7 +134,7 @@ class JobConfig(ConfigModel):
     def _check_interval(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        match = _INTERVAL.match(value.strip())
+        match = DURATION.match(value.strip())
         if not match or int(match.group(1)) == 0:
             raise ValueError(
                 f"must be a number and a unit s/m/h/d like 30s, 15m, 2h (got {value!r})"
@@ -157,9 +164,9 @@ class JobConfig(ConfigModel):
         """The interval in seconds, or None when the job has no interval."""
         if self.interval is None:
             return None
-        match = _INTERVAL.match(self.interval)
+        match = DURATION.match(self.interval)
         assert match is not None  # validated
-        return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        return float(int(match.group(1)) * UNIT_SECONDS[match.group(2)])
 
     def active_expression(self) -> str | bool:
         """The effective `active`: the job's, else "not disabled" for AD, else True."""

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sync.model import Action, Operation, TimeTrackUser
+from sync.model import Action, Offboarding, Operation, TimeTrackUser
 from sync.state.records import dumps, user_row, without_password
-from sync.state.tables import links, tt_users
+from sync.state.tables import UTCDateTime, links, tt_users
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -56,6 +56,13 @@ def apply_done(
         )
     elif op.action is Action.UPDATE:
         apply_update(conn, job, op, desired_hash=desired_hash, now=now)
+    elif op.action is Action.LOCK:
+        # The desired state is unchanged: a rehire's update compares fields, not this hash.
+        apply_update(conn, job, op, desired_hash=None, now=now)
+        # A refused delete's fallback lock keeps the user `retained`.
+        retained = links.c.offboarding == Offboarding.RETAINED.value
+        state = sa.case((retained, links.c.offboarding), else_=Offboarding.LOCKED.value)
+        set_offboarding(conn, job, op.key, state, now, locked_at=now)
     else:
         # Only the link that still points at the deleted id (see upsert_link).
         conn.execute(
@@ -125,3 +132,59 @@ def apply_update(
         conn.execute(
             sa.update(tt_users).where(tt_users.c.id == op.tt_id).values(data=dumps(merged))
         )
+
+
+def set_offboarding(
+    conn: sa.Connection,
+    job: str,
+    key: str,
+    state: Offboarding | sa.ColumnElement[str],
+    now: datetime,
+    **values: Any,
+) -> None:
+    """Move a link to an offboarding state (with the state's own columns, e.g. `locked_at`)."""
+    if state is Offboarding.ACTIVE:
+        values.update(locked_at=None, delete_refused_at=None, delete_refusal=None)
+    conn.execute(
+        sa.update(links)
+        .where(links.c.job == job, links.c.key == key)
+        .values(offboarding=state, offboarding_at=now, updated_at=now, **values)
+    )
+
+
+def count_missing(
+    conn: sa.Connection, job: str, missing: frozenset[str], stale: frozenset[str], now: datetime
+) -> None:
+    """Count another missing run for `missing`, reset the returned ones, drop `stale` links."""
+    bump = (
+        sa.update(links)
+        .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
+        .values(
+            missing_runs=links.c.missing_runs + 1,
+            missing_since=sa.case(
+                (links.c.missing_runs == 0, sa.bindparam("b_now", type_=UTCDateTime())),
+                else_=links.c.missing_since,
+            ),
+        )
+    )
+    reset = (
+        sa.update(links)
+        .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
+        .values(missing_runs=0, missing_since=None)
+    )
+    drop = sa.delete(links).where(
+        links.c.job == sa.bindparam("b_job"),
+        links.c.key == sa.bindparam("b_key"),
+        links.c.tt_id.not_in(sa.select(tt_users.c.id)),
+    )
+    counting = conn.execute(
+        sa.select(links.c.key).where(links.c.job == job, links.c.missing_runs > 0)
+    ).scalars()
+    returned = sorted(set(counting) - missing)
+    for statement, keys, extra in (
+        (bump, sorted(missing), {"b_now": now}),
+        (reset, returned, {}),
+        (drop, sorted(stale), {}),
+    ):
+        if keys:
+            conn.execute(statement, [{"b_job": job, "b_key": k, **extra} for k in keys])

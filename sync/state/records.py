@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from sync.model import Action, Operation, TimeTrackUser
+from sync.model import Action, Link, Offboarding, Operation, TimeTrackUser
 from sync.report import RunStatus
 
 
@@ -140,4 +140,21 @@ def operation_record(row: RowMapping) -> OperationRecord:
         attempts=row["attempts"],
         created_at=row["created_at"],
         finished_at=row["finished_at"],
+    )
+
+
+def link_record(row: RowMapping) -> Link:
+    """A `links` row as a Link."""
+    return Link(
+        key=row["key"],
+        tt_id=row["tt_id"],
+        username=row["username"],
+        origin=row["origin"],
+        desired_hash=row["desired_hash"],
+        missing_runs=row["missing_runs"],
+        missing_since=row["missing_since"],
+        offboarding=Offboarding(row["offboarding"]),
+        locked_at=row["locked_at"],
+        delete_refused_at=row["delete_refused_at"],
+        delete_refusal=row["delete_refusal"],
     )

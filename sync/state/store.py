@@ -20,15 +20,16 @@ import sqlalchemy as sa
 import structlog
 
 from sync.errors import StateError
-from sync.model import Action, Link, Operation, TimeTrackUser
+from sync.model import Action, Link, Offboarding, OffboardingChange, Operation, TimeTrackUser
 from sync.report import RunStatus
 from sync.state import db, migrate
-from sync.state.apply import apply_done
+from sync.state.apply import apply_done, count_missing, set_offboarding
 from sync.state.records import (
     OperationRecord,
     RunRecord,
     changes_json,
     dumps,
+    link_record,
     operation_record,
     run_record,
     user_row,
@@ -251,17 +252,7 @@ class StateStore:
         """What the job owns: match key -> link."""
         with self._read("read links") as conn:
             rows = conn.execute(sa.select(links).where(links.c.job == job)).mappings().all()
-        return {
-            row["key"]: Link(
-                key=row["key"],
-                tt_id=row["tt_id"],
-                username=row["username"],
-                origin=row["origin"],
-                desired_hash=row["desired_hash"],
-                missing_runs=row["missing_runs"],
-            )
-            for row in rows
-        }
+        return {row["key"]: link_record(row) for row in rows}
 
     def owned_by_other_jobs(self, job: str) -> frozenset[str]:
         """TimeTrack ids that other jobs own (this job must not adopt or touch them)."""
@@ -277,40 +268,8 @@ class StateStore:
         A stale key's link is dropped only while its user is missing from the snapshot: a
         create of the same run may already have linked the key to a new user.
         """
-        now = self._now()
-        bump = (
-            sa.update(links)
-            .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
-            .values(
-                missing_runs=links.c.missing_runs + 1,
-                missing_since=sa.case(
-                    (links.c.missing_runs == 0, sa.bindparam("b_now", type_=UTCDateTime())),
-                    else_=links.c.missing_since,
-                ),
-            )
-        )
-        reset = (
-            sa.update(links)
-            .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
-            .values(missing_runs=0, missing_since=None)
-        )
-        drop = sa.delete(links).where(
-            links.c.job == sa.bindparam("b_job"),
-            links.c.key == sa.bindparam("b_key"),
-            links.c.tt_id.not_in(sa.select(tt_users.c.id)),
-        )
         with self._write("record missing people") as conn:
-            counting = conn.execute(
-                sa.select(links.c.key).where(links.c.job == job, links.c.missing_runs > 0)
-            ).scalars()
-            returned = sorted(set(counting) - missing_keys)
-            for statement, keys, extra in (
-                (bump, sorted(missing_keys), {"b_now": now}),
-                (reset, returned, {}),
-                (drop, sorted(stale_keys), {}),
-            ):
-                if keys:
-                    conn.execute(statement, [{"b_job": job, "b_key": k, **extra} for k in keys])
+            count_missing(conn, job, missing_keys, stale_keys, self._now())
 
     # -- journal ----------------------------------------------------------------------------
 
@@ -368,6 +327,31 @@ class StateStore:
         }
         with self._write("journal a failed operation") as conn:
             self._finish_op(conn, op_id, values)
+
+    def journal_refused(
+        self, op_id: int, job: str, op: Operation, *, http_status: int, error: str
+    ) -> None:
+        """Mark a delete TimeTrack refused, and retain its user (locked, queued), at once."""
+        now = self._now()
+        values = {"status": "refused", "http_status": http_status, "error": error[:_ERROR_MAX]}
+        with self._write("journal a refused delete") as conn:
+            self._finish_op(conn, op_id, {**values, "attempts": 1, "finished_at": now})
+            set_offboarding(
+                conn,
+                job,
+                op.key,
+                Offboarding.RETAINED,
+                now,
+                delete_refused_at=now,
+                delete_refusal=error[:_ERROR_MAX],
+            )
+
+    def record_offboarding(self, job: str, changes: Iterable[OffboardingChange]) -> None:
+        """Record the offboarding states a plan changes without a write of their own."""
+        now = self._now()
+        with self._write("record offboarding states") as conn:
+            for change in changes:
+                set_offboarding(conn, job, change.key, change.state, now)
 
     def pending_operations(self) -> list[OperationRecord]:
         """Operations of any run left `pending` by a crash, oldest first."""

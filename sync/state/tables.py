@@ -86,6 +86,12 @@ links = sa.Table(
     sa.Column("missing_since", UTCDateTime(), nullable=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Offboarding (sync.model.Offboarding): active | leaving | locked | retained | deactivated
+    sa.Column("offboarding", sa.Text(), nullable=False, server_default="active"),
+    sa.Column("offboarding_at", UTCDateTime(), nullable=True),  # when the state last changed
+    sa.Column("locked_at", UTCDateTime(), nullable=True),
+    sa.Column("delete_refused_at", UTCDateTime(), nullable=True),
+    sa.Column("delete_refusal", sa.Text(), nullable=True),  # TimeTrack's message
 )
 
 runs = sa.Table(
@@ -113,14 +119,15 @@ operations = sa.Table(
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.Integer(), sa.ForeignKey("runs.id"), nullable=False, index=True),
     sa.Column("job", sa.Text(), nullable=False),
-    sa.Column("action", sa.Text(), nullable=False),  # create | adopt | update | delete
+    sa.Column("action", sa.Text(), nullable=False),  # create | adopt | update | lock | delete
     sa.Column("match_key", sa.Text(), nullable=False),
     sa.Column("username", sa.Text(), nullable=False),
     sa.Column("username_cf", sa.Text(), nullable=False, index=True),
     sa.Column("tt_id", sa.Text(), nullable=True),
     sa.Column("changes", sa.Text(), nullable=False),  # JSON {field: [old, new]}, never a password
     sa.Column("reason", sa.Text(), nullable=False, server_default=""),
-    sa.Column("status", sa.Text(), nullable=False, index=True),  # pending | done | failed
+    # pending | done | failed | refused (a delete TimeTrack refused: the user is retained)
+    sa.Column("status", sa.Text(), nullable=False, index=True),
     sa.Column("http_status", sa.Integer(), nullable=True),
     sa.Column("error", sa.Text(), nullable=True),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),

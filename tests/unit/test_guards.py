@@ -95,7 +95,7 @@ def test_max_deletes_drops_every_delete_but_keeps_creates_and_updates() -> None:
     assert verdicts["max_deletes"].tripped
     assert not verdicts["max_deletes"].overridden
     assert (
-        "3 deletes planned, more than jobs[].policy.max_deletes = 2"
+        "3 users to lock or delete, more than jobs[].policy.max_deletes = 2"
         in verdicts["max_deletes"].message
     )
     assert "--allow-mass-delete" in verdicts["max_deletes"].message
@@ -118,7 +118,7 @@ def test_max_delete_percent_trips_on_share_of_owned_users() -> None:
     assert guarded.operations == ()
     verdict = by_name(guarded.guards)["max_delete_percent"]
     assert verdict.tripped
-    assert "3 deletes planned of 20 owned users (15.0%)" in verdict.message
+    assert "3 users to lock or delete of 20 owned users (15.0%)" in verdict.message
     assert "jobs[].policy.max_delete_percent = 10" in verdict.message
 
 
@@ -152,7 +152,7 @@ def test_recreate_deletes_count_towards_the_limits() -> None:
     pair = [op(Action.CREATE, "r", recreate=True), op(Action.DELETE, "r", recreate=True)]
     plan = Plan(operations=(*pair, *deletes(1)))
     guarded = apply_delete_guards(plan, 100, Policy(max_deletes=1), allow_mass_delete=False)
-    assert by_name(guarded.guards)["max_deletes"].message.startswith("2 deletes planned")
+    assert by_name(guarded.guards)["max_deletes"].message.startswith("2 users to lock or delete")
 
 
 def test_delete_guards_keep_earlier_verdicts_and_the_rest_of_the_plan() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sync.model import (
     ConflictKind,
     DesiredUser,
     Link,
+    Offboarding,
     Operation,
     Plan,
     Policy,
@@ -21,6 +23,7 @@ from sync.model import (
 from sync.planner import plan
 
 MATCH_ON = "personalNumber"
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def person(
@@ -76,6 +79,7 @@ def run(
         links or {},
         policy or Policy(),
         match_on=match_on,
+        now=NOW,
         other_owned=other_owned,
     )
 
@@ -91,7 +95,9 @@ def kinds(result: Plan) -> list[tuple[str, ConflictKind]]:
     return [(c.key, c.kind) for c in result.conflicts]
 
 
-DELETING = Policy(delete=True)
+# Deletes without the lock before them: the rules of who is deleted when (locks have their own
+# tests in test_offboarding.py).
+DELETING = Policy(delete=True, lock_leavers=False)
 ANNA = person("1001", "anna")
 BOB = person("1002", "bob")
 
@@ -271,11 +277,12 @@ def test_disabled_owned_user_is_recreated_with_recreate() -> None:
     ]
 
 
-def test_owned_disabled_leaver_is_deleted() -> None:
+def test_owned_disabled_leaver_is_deactivated_and_never_written_to() -> None:
     user = tt_user("5", ANNA, enabled=False)
     leaver = person("1001", "anna", active=False)
-    op = only_op(run([leaver], snap(user), owned(("1001", "5")), DELETING))
-    assert (op.action, op.tt_id, op.recreate) == (Action.DELETE, "5", False)
+    result = run([leaver], snap(user), owned(("1001", "5")), Policy(delete=True))
+    assert result.operations == ()
+    assert [(c.key, c.state) for c in result.offboarding] == [("1001", Offboarding.DEACTIVATED)]
 
 
 # -- deletes -------------------------------------------------------------------------------------
@@ -287,9 +294,8 @@ def test_owned_disabled_leaver_is_deleted() -> None:
 def test_leaver_is_deleted_after_grace_runs(missing_runs: int, deleted: bool) -> None:
     leaver = person("1001", "anna", active=False)
     links = owned(("1001", "5"), missing_runs=missing_runs)
-    result = run(
-        [leaver], snap(tt_user("5", ANNA)), links, Policy(delete=True, delete_grace_runs=2)
-    )
+    policy = Policy(delete=True, delete_grace_runs=2, lock_leavers=False)
+    result = run([leaver], snap(tt_user("5", ANNA)), links, policy)
     expected = [(Action.DELETE, "5", "left (inactive in source)")] if deleted else []
     assert [(op.action, op.tt_id, op.reason) for op in result.operations] == expected
     assert result.missing_keys == frozenset({"1001"})
@@ -302,9 +308,10 @@ def test_leaver_is_deleted_at_once_without_grace() -> None:
     assert (op.action, op.key, op.username, op.tt_id) == (Action.DELETE, "1001", "anna", "5")
 
 
-def test_leaver_waits_when_delete_is_off_but_is_missing() -> None:
+def test_leaver_waits_when_delete_and_lock_are_off_but_is_missing() -> None:
     leaver = person("1001", "anna", active=False)
-    result = run([leaver], snap(tt_user("5", ANNA)), owned(("1001", "5"), missing_runs=9))
+    links = owned(("1001", "5"), missing_runs=9)
+    result = run([leaver], snap(tt_user("5", ANNA)), links, Policy(lock_leavers=False))
     assert result.operations == ()
     assert result.missing_keys == frozenset({"1001"})
 
@@ -359,6 +366,7 @@ def test_person_skipped_for_bad_data_is_neither_deleted_nor_missing() -> None:
         owned((ANNA.key, "7")),
         DELETING,
         match_on=MATCH_ON,
+        now=NOW,
         held_keys=frozenset({ANNA.key}),
     )
     assert result.operations == ()
@@ -372,6 +380,7 @@ def test_key_shared_with_an_invalid_record_is_a_duplicate_key_conflict() -> None
         owned((ANNA.key, "7")),
         DELETING,
         match_on=MATCH_ON,
+        now=NOW,
         held_keys=frozenset({ANNA.key}),
     )
     assert result.operations == ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given, settings
@@ -19,12 +20,16 @@ from sync.model import (
     Action,
     DesiredUser,
     Link,
+    Offboarding,
+    Operation,
     Plan,
     Policy,
     TimeTrackUser,
     match_key,
 )
 from sync.planner import plan, user_key
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 NAMES = ["api-admin", "anna", "bob", "carl", "dora", "emil", "fay", "gus"]
 PROTECTABLE = ["api-admin", "dora"]
@@ -41,6 +46,7 @@ class World:
     links: dict[str, Link]
     policy: Policy
     other_owned: frozenset[str]
+    refusing: frozenset[str] = frozenset()  # TimeTrack ids with time entries: deletes refused
 
     def plan(self, desired: Sequence[DesiredUser] | None = None) -> Plan:
         """Plan this world (optionally with the source in another order)."""
@@ -50,6 +56,7 @@ class World:
             self.links,
             self.policy,
             match_on=self.match_on,
+            now=NOW,
             other_owned=self.other_owned,
         )
 
@@ -143,29 +150,33 @@ def worlds(draw: st.DrawFn, *, consistent_links: bool) -> World:
         update=not rarely(draw),
         delete=draw(st.booleans()),
         delete_grace_runs=draw(st.integers(0, 2)),
+        lock_leavers=not rarely(draw),
         adopt_existing=not rarely(draw),
         protected=frozenset(draw(st.lists(st.sampled_from(PROTECTABLE), unique=True))),
         on_rename=draw(st.sampled_from(["conflict", "recreate"])),
     )
-    return World(match_on, desired, snapshot, links, policy, other_owned)
+    refusing = frozenset(t for t in sorted(snapshot) if draw(st.booleans()))
+    return World(match_on, desired, snapshot, links, policy, other_owned, refusing)
 
 
 def apply_to_snapshot(
-    result: Plan,
-    snapshot: Mapping[str, TimeTrackUser],
-    links: Mapping[str, Link],
-    desired: Sequence[DesiredUser],
-    *,
-    new_ids: Iterator[str],
+    result: Plan, world: World, *, new_ids: Iterator[str]
 ) -> tuple[dict[str, TimeTrackUser], dict[str, Link]]:
-    """Simulate TimeTrack and the state store applying a plan (deletes first, like the executor)."""
-    users = dict(snapshot)
-    new_links = {k: v for k, v in links.items() if k not in result.stale_keys}
-    by_key = {p.key: p for p in desired}
+    """Simulate TimeTrack and the state store applying a plan, in the executor's phases.
+
+    TimeTrack refuses to delete the users of `world.refusing` (time entries): they are retained,
+    locked by the delete's fallback when the plan did not lock them.
+    """
+    users = dict(world.snapshot)
+    new_links = {k: v for k, v in world.links.items() if k not in result.stale_keys}
+    by_key = {p.key: p for p in world.desired}
+    for change in result.offboarding:
+        new_links[change.key] = dataclasses.replace(new_links[change.key], offboarding=change.state)
     for op in result.of(Action.DELETE):
-        assert op.tt_id is not None
-        del users[op.tt_id]
-        del new_links[op.key]
+        if op.recreate:
+            assert op.tt_id is not None
+            del users[op.tt_id]
+            del new_links[op.key]
     for op in result.of(Action.ADOPT):
         assert op.tt_id is not None
         new_links[op.key] = Link(op.key, op.tt_id, op.username, "adopted")
@@ -178,18 +189,43 @@ def apply_to_snapshot(
         tt_id = next(new_ids)
         users[tt_id] = TimeTrackUser(tt_id, op.username, True, {**op.payload(), "id": tt_id})
         new_links[op.key] = Link(op.key, tt_id, op.username, "created")
-    for op in result.of(Action.UPDATE):
+    for op in [*result.of(Action.UPDATE), *result.of(Action.LOCK)]:
+        lock_or_update(users, new_links, op)
+    for op in result.of(Action.DELETE):
         assert op.tt_id is not None
-        user = users[op.tt_id]
-        users[op.tt_id] = dataclasses.replace(user, fields={**user.fields, **op.payload()})
+        if op.recreate:
+            continue
+        if op.tt_id not in world.refusing:
+            del users[op.tt_id]
+            del new_links[op.key]
+            continue
+        new_links[op.key] = dataclasses.replace(
+            new_links[op.key], offboarding=Offboarding.RETAINED, delete_refused_at=NOW
+        )
+        if op.fallback is not None:
+            lock_or_update(users, new_links, op.fallback)
     # The grace counter counts consecutive runs in which an owned person was missing.
     new_links = {
         key: dataclasses.replace(
-            link, missing_runs=link.missing_runs + 1 if key in result.missing_keys else 0
+            link,
+            missing_runs=link.missing_runs + 1 if key in result.missing_keys else 0,
+            missing_since=(link.missing_since or NOW) if key in result.missing_keys else None,
         )
         for key, link in new_links.items()
     }
     return users, new_links
+
+
+def lock_or_update(users: dict[str, TimeTrackUser], links: dict[str, Link], op: Operation) -> None:
+    """An update or a lock as TimeTrack and the state store take it."""
+    assert op.tt_id is not None
+    user = users[op.tt_id]
+    users[op.tt_id] = dataclasses.replace(user, fields={**user.fields, **op.payload()})
+    if op.action is Action.LOCK:
+        link = links[op.key]
+        state = link.offboarding
+        locked = state if state is Offboarding.RETAINED else Offboarding.LOCKED
+        links[op.key] = dataclasses.replace(link, offboarding=locked, locked_at=NOW)
 
 
 def owned_ids(links: Mapping[str, Link]) -> set[str]:
@@ -201,19 +237,15 @@ def owned_ids(links: Mapping[str, Link]) -> set[str]:
 @given(worlds(consistent_links=True))
 def test_second_plan_after_applying_the_first_has_nothing_left_to_do(world: World) -> None:
     first = world.plan()
-    users, links = apply_to_snapshot(
-        first,
-        world.snapshot,
-        world.links,
-        world.desired,
-        new_ids=(f"n{i}" for i in itertools.count()),
-    )
+    users, links = apply_to_snapshot(first, world, new_ids=(f"n{i}" for i in itertools.count()))
     second = dataclasses.replace(world, snapshot=users, links=links).plan()
     deleted = {op.key for op in first.of(Action.DELETE)}
+    offboarded = first.offboarded()
     for op in second.operations:
-        if op.action is Action.DELETE and not op.recreate:
-            # Only people who were already waiting out their grace in the first run.
-            assert op.key in first.missing_keys - deleted, op
+        if op.action in (Action.LOCK, Action.DELETE) and not op.recreate:
+            # Only people who were still waiting out their grace in the first run: a user is
+            # never locked twice, and a refused delete waits for delete_retry_after.
+            assert op.key in first.missing_keys - offboarded, op
         else:
             # Only a conflict that the first run's deletes resolved (a freed username or key).
             assert deleted, op
@@ -225,13 +257,15 @@ def test_second_plan_after_applying_the_first_has_nothing_left_to_do(world: Worl
 def test_repeated_runs_converge_to_an_empty_plan(world: World) -> None:
     new_ids = (f"n{i}" for i in itertools.count())
     rounds = world.policy.delete_grace_runs + 4
+    locked: set[str] = set()
     for _ in range(rounds):
         result = world.plan()
         if result.is_empty:
             break
-        users, links = apply_to_snapshot(
-            result, world.snapshot, world.links, world.desired, new_ids=new_ids
-        )
+        for op in result.of(Action.LOCK):
+            assert op.key not in locked, f"{op} locks a user a second time"
+            locked.add(op.key)
+        users, links = apply_to_snapshot(result, world, new_ids=new_ids)
         world = dataclasses.replace(world, snapshot=users, links=links)
     assert result.is_empty, result.operations
 
@@ -260,9 +294,9 @@ def test_operations_only_touch_owned_or_adopted_unprotected_users(world: World) 
 
 @settings(deadline=None)
 @given(st.one_of(worlds(consistent_links=False), worlds(consistent_links=True)))
-def test_deletes_only_target_the_user_linked_to_their_key(world: World) -> None:
+def test_locks_and_deletes_only_target_the_user_linked_to_their_key(world: World) -> None:
     result = world.plan()
-    for op in result.of(Action.DELETE):
+    for op in [*result.of(Action.DELETE), *result.of(Action.LOCK)]:
         assert world.links[op.key].tt_id == op.tt_id, op
         assert op.recreate or op.key in result.missing_keys, op
     assert result.missing_keys <= set(world.links)
