@@ -123,7 +123,7 @@ def test_stop_event_ends_the_apply_with_every_sent_operation_journaled(
     assert usernames(emu) == all_usernames(PEOPLE)
 
 
-def test_recreate_deletes_go_first_and_other_deletes_last(
+def test_recreate_deletes_go_first_then_writes_then_locks_and_other_deletes_last(
     tmp_path: Path, emu: RunningEmulator
 ) -> None:
     policy = "delete: true\nmax_delete_percent: 100\non_rename: recreate"
@@ -140,12 +140,13 @@ def test_recreate_deletes_go_first_and_other_deletes_last(
     order = [(w.method, w.username, w.user_id) for w in emu.state.writes[before:]]
     left = user_named(emu, "user3")
     assert order[0] == ("DELETE", "user3", disabled["id"])
-    assert sorted(order[1:-1]) == [
+    assert sorted(order[1:-2]) == [
         ("POST", "user20", user_named(emu, "user20")["id"]),
         ("POST", "user3", left["id"]),
         ("PUT", "user5", user_named(emu, "user5")["id"]),
     ]
-    assert order[-1][:2] == ("DELETE", "user4")
+    # The leaver is locked (a PUT) before its delete, and both come after every other write.
+    assert [w[:2] for w in order[-2:]] == [("PUT", "user4"), ("DELETE", "user4")]
     assert left["enabled"] and left["id"] != disabled["id"]
     assert usernames(emu)["user4"] == 0
     assert user_named(emu, "user5")["lastName"] == "Moved5"
