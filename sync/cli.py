@@ -274,6 +274,12 @@ def emulator(
     list_shape: Annotated[str, typer.Option(help="bare|data|users|items|results")] = "bare",
     bool_style: Annotated[str, typer.Option(help="json|int|string")] = "json",
     delete_mode: Annotated[str, typer.Option(help="hard|soft")] = "hard",
+    delete_refused_status: Annotated[
+        int, typer.Option(help="400|409|422: refusing to delete a user with time entries")
+    ] = 400,
+    seed_time_entries_share: Annotated[
+        float, typer.Option(help="share of generated users with recorded time entries")
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed for faults and data")] = 0,
 ) -> None:
     """Serve the bundled TimeTrack emulator (loopback only unless --bind-public)."""
@@ -293,8 +299,14 @@ def emulator(
             list_shape=list_shape,
             bool_style=bool_style,
             delete_mode=delete_mode,
+            delete_refused_status=delete_refused_status,
+            seed_time_entries_share=seed_time_entries_share,
             seed=seed,
         )
+        try:
+            options.validate()
+        except ValueError as exc:
+            raise UsageError(f"emulator option {exc}") from None
         try:
             run_emulator_cli(
                 options,

@@ -78,7 +78,8 @@ def running_emulator(
     opts = _options(**options)
     emu = serve_in_thread(EmulatorState(opts)) if dedicated else _acquire(opts)
     try:
-        for user in generate_users(seed_users, seed=opts.seed):
+        share = opts.seed_time_entries_share
+        for user in generate_users(seed_users, seed=opts.seed, time_entries_share=share):
             emu.state.add_user(**user)
         yield emu
     finally:

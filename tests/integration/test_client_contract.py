@@ -23,6 +23,8 @@ from sync.timetrack.errors import AuthError, NotFoundError, RejectedError, TimeT
 
 KEY = "contract-key"
 SECRET = "contract-secret-Hq82ZmN0"  # test constant; never in logs or errors
+# TimeTrack's help page on leavers; the sync keeps it as the reason for retaining a user.
+TIME_ENTRIES_REFUSAL = "User accounts cannot be deleted if they have recorded time entries."
 
 QUIRKS: list[Any] = [
     pytest.param({}, id="defaults"),
@@ -151,6 +153,21 @@ class TestClientContract:
             with pytest.raises(NotFoundError):
                 client.get_user(created.id)
 
+    def test_delete_of_a_user_with_time_entries_is_refused_or_disables(
+        self, client: TimeTrackClient, emulator: RunningEmulator, quirk: dict[str, Any]
+    ) -> None:
+        created = client.create_user(new_user("tracked")).user
+        assert created is not None
+        emulator.state.set_time_entries(int(created.id), 12)
+        if quirk.get("delete_mode") == "soft":
+            client.delete_user(created.id)
+            assert client.get_user(created.id).enabled is False
+            return
+        with pytest.raises(RejectedError) as info:
+            client.delete_user(created.id)
+        assert info.value.detail == TIME_ENTRIES_REFUSAL
+        assert client.get_user(created.id).enabled is True
+
     def test_unknown_user_is_not_found(self, client: TimeTrackClient) -> None:
         with pytest.raises(NotFoundError):
             client.delete_user("987654")
@@ -193,6 +210,27 @@ class TestClientContract:
         lead = by_name["lead"].get("personalNumber")
         assert isinstance(lead, str)
         assert normalize_personal_number(lead) == normalize_personal_number("0042")
+
+
+@pytest.mark.parametrize("status", [400, 409, 422])
+def test_refused_delete_is_a_rejected_error_carrying_the_server_message(
+    emulator: RunningEmulator, status: int
+) -> None:
+    emulator.state.reset(
+        EmulatorOptions(api_key=KEY, api_secret=SECRET, delete_refused_status=status)
+    )
+    kept = emulator.state.add_user(**new_user("tracked"), time_entries=3)
+    gone = emulator.state.add_user(**new_user("untracked"))
+    with TimeTrackClient(settings_for(emulator.url), sleep=no_sleep) as tt:
+        with pytest.raises(RejectedError) as info:
+            tt.delete_user(str(kept["id"]))
+        assert tt.delete_user(str(gone["id"])).status_code == 204
+    error = info.value
+    assert (error.status_code, error.attempts, error.maybe_applied) == (status, 1, False)
+    assert error.detail == TIME_ENTRIES_REFUSAL
+    assert TIME_ENTRIES_REFUSAL in str(error)
+    assert f"HTTP {status}" in str(error)
+    assert [u["username"] for u in emulator.state.users()] == ["tracked"]
 
 
 FAULTS: list[Any] = [

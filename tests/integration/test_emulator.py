@@ -287,6 +287,74 @@ def test_soft_delete_keeps_the_user_disabled() -> None:
     assert [u["username"] for u in listed] == ["a"]
 
 
+@pytest.mark.parametrize("status", [400, 409, 422])
+def test_delete_of_a_user_with_time_entries_is_refused_with_the_help_page_text(
+    status: int,
+) -> None:
+    with running_emulator(delete_refused_status=status) as emu, api_client(emu) as client:
+        user = emu.state.add_user(**new_user("a"), time_entries=3)
+        response = client.delete(f"users/{user['id']}")
+        fetched = client.get(f"users/{user['id']}").json()
+        assert emu.state.writes == []  # refused like any other refused write: no write audited
+        assert emu.state.request_count["DELETE"] == 1
+    assert response.status_code == status
+    error = _error(response)
+    assert error["detail"] == "User accounts cannot be deleted if they have recorded time entries."
+    assert error["code"] == 15005
+    assert error["title"]
+    assert fetched == user  # unchanged, still enabled, and no time-entry count in the API
+
+
+def test_soft_delete_disables_a_user_with_time_entries() -> None:
+    with running_emulator(delete_mode="soft") as emu, api_client(emu) as client:
+        user = emu.state.add_user(**new_user("a"), time_entries=3)
+        assert client.delete(f"users/{user['id']}").status_code == 204
+        fetched = client.get(f"users/{user['id']}").json()
+        assert [(w.method, w.user_id) for w in emu.state.writes] == [("DELETE", user["id"])]
+        assert emu.state.time_entries(user["id"]) == 3
+    assert fetched["enabled"] is False
+
+
+def test_time_entries_set_directly_decide_whether_a_delete_goes_through(
+    emulator: RunningEmulator,
+) -> None:
+    kept, gone = (emulator.state.add_user(**new_user(name)) for name in ("kept", "gone"))
+    emulator.state.set_time_entries(kept["id"], 1)
+    with api_client(emulator) as client:
+        assert client.delete(f"users/{kept['id']}").status_code == 400
+        assert client.delete(f"users/{gone['id']}").status_code == 204
+        emulator.state.set_time_entries(kept["id"], 0)
+        assert client.delete(f"users/{kept['id']}").status_code == 204
+    assert emulator.state.users() == []
+    with pytest.raises(KeyError):
+        emulator.state.set_time_entries(kept["id"], 1)
+    with pytest.raises(ValueError, match="time entries"):
+        emulator.state.add_user(**new_user("neg"), time_entries=-1)
+
+
+def test_admin_routes_set_time_entries_and_enabled(emulator: RunningEmulator) -> None:
+    user = emulator.state.add_user(**new_user("a"))
+    with httpx.Client(base_url=emulator.admin_url + "/") as admin, api_client(emulator) as api:
+        route = f"users/{user['id']}/time-entries"
+        assert admin.get(route).json() == {"id": user["id"], "count": 0}
+        assert admin.put(route, json={"count": 7}).json() == {"id": user["id"], "count": 7}
+        assert admin.get(route).json() == {"id": user["id"], "count": 7}
+        for bad in ({"count": -1}, {"count": "7"}, {"count": True}, {}):
+            assert admin.put(route, json=bad).status_code == 400
+        assert admin.put("users/99/time-entries", json={"count": 1}).status_code == 404
+        disabled = admin.put(f"users/{user['id']}/enabled", json={"enabled": False})
+        assert disabled.status_code == 200 and disabled.json()["enabled"] is False
+        assert api.get(f"users/{user['id']}").json()["enabled"] is False
+        assert admin.put(f"users/{user['id']}/enabled", json={"enabled": "no"}).status_code == 400
+        assert admin.put("users/99/enabled", json={"enabled": True}).status_code == 404
+        assert admin.put(f"users/{user['id']}/enabled", json={"enabled": True}).json()["enabled"]
+        posted = admin.post("users", json={**new_user("b"), "timeEntries": 2}).json()
+        assert "timeEntries" not in posted and "time_entries" not in posted
+        assert admin.get(f"users/{posted['id']}/time-entries").json()["count"] == 2
+    assert emulator.state.time_entries(user["id"]) == 7
+    assert emulator.state.writes == []  # behind the API's back: no API writes
+
+
 def test_post_without_id_in_answer_still_creates_the_user() -> None:
     with running_emulator(post_returns_id=False) as emu, api_client(emu) as client:
         response = client.post("users", json=new_user("a"))
@@ -481,6 +549,46 @@ def test_generated_users_are_realistic_unique_and_repeatable() -> None:
     assert len(state.users()) == 300
 
 
+def test_seeded_time_entries_share_is_repeatable_for_a_seed_and_leaves_users_alone() -> None:
+    plain = generate_users(200, seed=4)
+    users = generate_users(200, seed=4, time_entries_share=0.25)
+    assert users == generate_users(200, seed=4, time_entries_share=0.25)
+    with_entries = [u["username"] for u in users if u.get("time_entries", 0) > 0]
+    assert len(with_entries) == 50
+    assert [{k: v for k, v in u.items() if k != "time_entries"} for u in users] == plain
+    other = generate_users(200, seed=5, time_entries_share=0.25)
+    assert with_entries != [u["username"] for u in other if "time_entries" in u]
+    with running_emulator(seed_users=200, seed=4, seed_time_entries_share=0.25) as emu:
+        counted = [u["username"] for u in emu.state.users() if emu.state.time_entries(u["id"])]
+        assert counted == with_entries
+        assert all("time_entries" not in u and "timeEntries" not in u for u in emu.state.users())
+    with running_emulator(seed_users=50) as emu:
+        assert not any(emu.state.time_entries(u["id"]) for u in emu.state.users())
+
+
+def test_seed_files_carry_optional_time_entries(tmp_path: Path) -> None:
+    json_file = tmp_path / "users.json"
+    json_file.write_text(json.dumps([{**new_user("a"), "timeEntries": 4}, new_user("b")]))
+    csv_file = tmp_path / "users.csv"
+    csv_file.write_text(
+        "username,firstName,lastName,email,timeEntries\n"
+        "c,Zoë,Müller,c@example.com,12\n"
+        "d,Zoë,Müller,d@example.com,\n",
+        encoding="utf-8",
+    )
+    for path in (json_file, csv_file):
+        state = EmulatorState(users=load_seed_file(path))
+        assert [state.time_entries(u["id"]) for u in state.users()] == [
+            4 if path is json_file else 12,
+            0,
+        ]
+        assert all("timeEntries" not in u for u in state.users())
+    bad = tmp_path / "bad.csv"
+    bad.write_text("username,timeEntries\ne,many\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="timeEntries"):
+        load_seed_file(bad)
+
+
 def test_seed_file_loads_json_list_and_csv_with_header(tmp_path: Path) -> None:
     json_file = tmp_path / "users.json"
     json_file.write_text(json.dumps([new_user("a"), new_user("b")]), encoding="utf-8")
@@ -513,3 +621,7 @@ def test_options_validate_their_values() -> None:
         EmulatorState(EmulatorOptions(delete_mode="archive"))
     with pytest.raises(ValueError, match="fail_rate"):
         EmulatorState(EmulatorOptions(fail_rate=1.5))
+    with pytest.raises(ValueError, match="delete_refused_status"):
+        EmulatorState(EmulatorOptions(delete_refused_status=403))
+    with pytest.raises(ValueError, match="seed_time_entries_share"):
+        EmulatorState(EmulatorOptions(seed_time_entries_share=1.5))

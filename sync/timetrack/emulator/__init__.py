@@ -1,9 +1,11 @@
 """Executable model of the TimeTrack users API: a Starlette app with a switch for every unknown.
 
 Routes under /api/v2/ext/ follow the vendor's users page (auth headers, paging, filters,
-required fields, PUT refusing username/enabled); routes under /_emulator/ let tests look
-behind the API and change switches. Faults (latency, 500, 429, dropped connections) apply to
-the API routes only and are drawn from `random.Random(options.seed)`, so a test repeats.
+required fields, PUT refusing username/enabled) and its help page (a user with recorded time
+entries cannot be deleted); routes under /_emulator/ let tests look behind the API, do what
+only an admin can in the web UI (deactivate a user) and change switches. Faults (latency,
+500, 429, dropped connections) apply to the API routes only and are drawn from
+`random.Random(options.seed)`, so a test repeats.
 
 One concern per module: `app` (routes, rendering), `store` (users with the API's semantics),
 `fields` (field names and value cleaning), `errors` (`ApiError`), `faults` (the seeded dice),

@@ -6,6 +6,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,13 +23,14 @@ from sync.timetrack.emulator.errors import (
     ApiError,
     not_found,
 )
-from sync.timetrack.emulator.fields import BOOL_FIELDS
+from sync.timetrack.emulator.fields import BOOL_FIELDS, time_entry_count
 from sync.timetrack.emulator.middleware import (
     FaultMiddleware,
     error_response,
     install_drop_log_filter,
 )
 from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.seed import seed_user
 from sync.timetrack.emulator.state import EmulatorState
 
 API_PREFIX = "/api/v2/ext"
@@ -139,6 +141,23 @@ class _Api:
         return Response(status_code=204)
 
 
+def _admin_answer(action: Callable[[], Any], status: int = 200) -> Response:
+    """What `action()` returns as JSON; an unknown user (KeyError) 404, a bad value 400."""
+    try:
+        return JSONResponse(action(), status_code=status)
+    except KeyError as exc:
+        return JSONResponse({"error": str(exc.args[0])}, status_code=404)
+    except ValueError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: must be true or false, not {value!r}")
+    return value
+
+
 class _Admin:
     """Routes under /_emulator/: no API auth, loopback clients only."""
 
@@ -154,15 +173,32 @@ class _Admin:
         raise HTTPException(403, "admin routes answer loopback clients only")
 
     async def users(self, request: Request) -> Response:
-        """GET: every user unpaged; POST: insert one user directly."""
+        """GET: every user unpaged; POST: insert one user directly (a seed row)."""
         self._loopback(request)
         if request.method == "POST":
-            try:
-                user = self.state.add_user(**await _json_object(request))
-            except ValueError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
-            return JSONResponse(user, status_code=201)
+            row = seed_user(await _json_object(request))
+            return _admin_answer(lambda: self.state.add_user(**row), status=201)
         return JSONResponse(self.state.users())
+
+    async def time_entries(self, request: Request) -> Response:
+        """GET, or PUT {"count": N}: a user's recorded time entries (the API never shows them)."""
+        self._loopback(request)
+        user_id: int = request.path_params["user_id"]
+        body = await _json_object(request) if request.method == "PUT" else None
+
+        def answer() -> dict[str, int]:
+            if body is not None:
+                self.state.set_time_entries(user_id, time_entry_count(body.get("count")))
+            return {"id": user_id, "count": self.state.time_entries(user_id)}
+
+        return _admin_answer(answer)
+
+    async def enabled(self, request: Request) -> Response:
+        """PUT {"enabled": bool}: (de)activate a user as an admin does in the web UI."""
+        self._loopback(request)
+        user_id: int = request.path_params["user_id"]
+        body = await _json_object(request)
+        return _admin_answer(lambda: self.state.update(user_id, enabled=_flag(body, "enabled")))
 
     async def stats(self, request: Request) -> Response:
         """Request counters and the write audit."""
@@ -194,6 +230,12 @@ def create_app(state: EmulatorState) -> Starlette:
         Route(f"{API_PREFIX}/users/", api.users, methods=["GET", "POST"]),
         Route(f"{API_PREFIX}/users/{{user_id}}", api.user, methods=["GET", "PUT", "DELETE"]),
         Route(f"{ADMIN_PREFIX}/users", admin.users, methods=["GET", "POST"]),
+        Route(
+            f"{ADMIN_PREFIX}/users/{{user_id:int}}/time-entries",
+            admin.time_entries,
+            methods=["GET", "PUT"],
+        ),
+        Route(f"{ADMIN_PREFIX}/users/{{user_id:int}}/enabled", admin.enabled, methods=["PUT"]),
         Route(f"{ADMIN_PREFIX}/stats", admin.stats, methods=["GET"]),
         Route(f"{ADMIN_PREFIX}/options", admin.options, methods=["GET", "POST"]),
         Route(f"{ADMIN_PREFIX}/reset", admin.reset, methods=["POST"]),

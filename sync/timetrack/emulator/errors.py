@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 # 15020 is the vendor's documented "not found" code; the others are our own stand-ins.
@@ -11,10 +12,14 @@ CODE_REQUIRED = 15001
 CODE_INVALID = 15002
 CODE_DUPLICATE = 15003
 CODE_NOT_UPDATABLE = 15004
+CODE_HAS_TIME_ENTRIES = 15005
 CODE_BAD_PAGING = 15010
 CODE_NOT_FOUND = 15020
 CODE_RATE_LIMITED = 42900
 CODE_SERVER = 50000
+
+# TimeTrack's help page on leavers, word for word.
+TIME_ENTRIES_REFUSAL = "User accounts cannot be deleted if they have recorded time entries."
 
 
 class ApiError(Exception):
@@ -35,6 +40,11 @@ class ApiError(Exception):
 def not_found(user_id: object) -> ApiError:
     """The 404 error for an unknown user id."""
     return ApiError(404, CODE_NOT_FOUND, "Not Found", f"User with id {user_id} not found")
+
+
+def has_time_entries(status: int) -> ApiError:
+    """The refusal of a DELETE of a user with time entries, in the words of TimeTrack's help."""
+    return ApiError(status, CODE_HAS_TIME_ENTRIES, HTTPStatus(status).phrase, TIME_ENTRIES_REFUSAL)
 
 
 def invalid(name: str, what: str) -> ApiError:

@@ -66,3 +66,10 @@ def clean_value(name: str, value: Any) -> Any:
 def clean_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """The stored form of a create or update body's fields (id and password left out)."""
     return {k: clean_value(k, v) for k, v in body.items() if k not in ("id", "password")}
+
+
+def time_entry_count(value: object) -> int:
+    """A user's number of recorded time entries: a whole number >= 0; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"time entries: must be a whole number >= 0, not {value!r}")
+    return value

@@ -18,8 +18,15 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "username_filter": USERNAME_FILTERS,
     "delete_mode": DELETE_MODES,
     "duplicate_status": (400, 409, 422),
+    "delete_refused_status": (400, 409, 422),
 }
-_RATES = ("fail_rate", "fail_after_write_rate", "rate_limit_rate", "drop_rate")
+_RATES = (
+    "fail_rate",
+    "fail_after_write_rate",
+    "rate_limit_rate",
+    "drop_rate",
+    "seed_time_entries_share",
+)
 
 
 @dataclass
@@ -45,6 +52,9 @@ class EmulatorOptions:
     seed: int = 0
     duplicate_status: int = 409  # status for a duplicate username: 409 | 400 | 422
     unique_emails: bool = False  # also refuse a second user with the same email
+    # A hard DELETE of a user with recorded time entries is refused with this status.
+    delete_refused_status: int = 400  # 400 | 409 | 422
+    seed_time_entries_share: float = 0.0  # share of generated users seeded with time entries
 
     def validate(self) -> None:
         """Raise ValueError naming the first option with a value outside what is allowed."""

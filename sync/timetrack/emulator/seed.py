@@ -70,6 +70,9 @@ LAST_NAMES = (
 )
 LANGUAGES = ("de", "de", "en", "en", "fr")
 BOOL_COLUMNS = ("admin", "teamLead", "enabled")
+# The seed files' and admin routes' name for `add_user(time_entries=...)`: not a field of the API.
+TIME_ENTRIES_KEY = "timeEntries"
+TIME_ENTRIES_RANGE = (1, 2000)
 # Letters NFKD does not split into base + accent.
 _ASCII = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "đ": "d"})
 
@@ -84,8 +87,13 @@ def _login(first: str, last: str) -> str:
     return "".join(c for c in f"{ascii_fold(first)}.{ascii_fold(last)}" if c.isalnum() or c == ".")
 
 
-def generate_users(count: int, seed: int = 0) -> list[dict[str, Any]]:
-    """`count` realistic users (umlauts, accents) with unique usernames, emails, personalNumbers."""
+def generate_users(
+    count: int, seed: int = 0, time_entries_share: float = 0.0
+) -> list[dict[str, Any]]:
+    """`count` realistic users (umlauts, accents) with unique usernames, emails, personalNumbers.
+
+    `round(time_entries_share * count)` of them, picked by the seed, get `time_entries`.
+    """
     rng = random.Random(seed)
     users: list[dict[str, Any]] = []
     taken: set[str] = set()
@@ -112,7 +120,19 @@ def generate_users(count: int, seed: int = 0) -> list[dict[str, Any]]:
                 "enabled": True,
             }
         )
+    # Dice of their own: the users for a seed stay the same whatever the share.
+    dice = random.Random(f"time-entries/{seed}")
+    for index in sorted(dice.sample(range(count), round(time_entries_share * count))):
+        users[index]["time_entries"] = dice.randint(*TIME_ENTRIES_RANGE)
     return users
+
+
+def seed_user(row: dict[str, Any]) -> dict[str, Any]:
+    """A seed row as `add_user` keywords: its `timeEntries` (optional) becomes `time_entries`."""
+    user = dict(row)
+    if TIME_ENTRIES_KEY in user:
+        user["time_entries"] = user.pop(TIME_ENTRIES_KEY)
+    return user
 
 
 def load_seed_file(path: Path) -> list[dict[str, Any]]:
@@ -122,14 +142,14 @@ def load_seed_file(path: Path) -> list[dict[str, Any]]:
         data = json.loads(text)
         if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
             raise ValueError(f"{path}: expected a JSON list of user objects")
-        return [dict(item) for item in data]
+        return [seed_user(item) for item in data]
     rows = list(csv.DictReader(text.splitlines()))
     if rows and None in rows[0]:
         raise ValueError(f"{path}: a row has more cells than the header")
-    return [_csv_user(row) for row in rows]
+    return [seed_user(_csv_user(row, path)) for row in rows]
 
 
-def _csv_user(row: dict[str, str]) -> dict[str, Any]:
+def _csv_user(row: dict[str, str], path: Path) -> dict[str, Any]:
     user: dict[str, Any] = {}
     for name, cell in row.items():
         value = (cell or "").strip()
@@ -137,6 +157,10 @@ def _csv_user(row: dict[str, str]) -> dict[str, Any]:
             continue  # an empty cell means "not given"
         if name in BOOL_COLUMNS:
             user[name] = value.lower() in ("1", "true", "yes", "y")
+        elif name == TIME_ENTRIES_KEY:
+            if not value.isdigit():
+                raise ValueError(f"{path}: {name} must be a whole number >= 0, not {value!r}")
+            user[name] = int(value)
         else:
             user[name] = value
     return user

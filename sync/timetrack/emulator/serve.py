@@ -164,7 +164,10 @@ def run_emulator_cli(
     if seed_file is not None:
         for user in load_seed_file(seed_file):
             state.add_user(**user)
-    for user in generate_users(seed_users, seed=options.seed):
+    generated = generate_users(
+        seed_users, seed=options.seed, time_entries_share=options.seed_time_entries_share
+    )
+    for user in generated:
         with contextlib.suppress(ValueError):  # a generated name may clash with the seed file
             state.add_user(**user)
     sock = _bind(host, port)

@@ -39,9 +39,9 @@ class EmulatorState:
         """API requests answered, by method."""
         return self.audit.request_count
 
-    def add_user(self, **fields: Any) -> dict[str, Any]:
+    def add_user(self, *, time_entries: int = 0, **fields: Any) -> dict[str, Any]:
         """Insert a user directly (no API validation, no audit); returns a copy with its id."""
-        return self.store.add_user(**fields)
+        return self.store.add_user(time_entries=time_entries, **fields)
 
     def users(self) -> list[dict[str, Any]]:
         """Copies of all users (disabled ones included), ordered by id."""
@@ -62,6 +62,14 @@ class EmulatorState:
     def set_enabled(self, user_id: int, enabled: bool) -> None:
         """Enable or disable a user (what only an admin can do in TimeTrack)."""
         self.store.set_enabled(user_id, enabled)
+
+    def set_time_entries(self, user_id: int, count: int) -> None:
+        """Set how many time entries a user has recorded; KeyError if unknown."""
+        self.store.set_time_entries(user_id, count)
+
+    def time_entries(self, user_id: int) -> int:
+        """How many time entries a user has recorded; KeyError if unknown."""
+        return self.store.time_entries(user_id)
 
     def check_password(self, user_id: int, password: str) -> bool:
         """Whether `password` is the user's current password."""

@@ -3,6 +3,9 @@
 The store raises `ApiError` with the vendor's error body; the HTTP layer in `app.py` only
 parses requests and renders users. Direct access (`add_user`, `update`, ...) is what happens
 behind the API's back (tests, admin routes): it skips validation and the write audit.
+
+Each user has a count of recorded time entries, held beside the user and never rendered (the
+users API does not show it): a hard DELETE of a user with time entries is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sync.timetrack.emulator.errors import (
     CODE_DUPLICATE,
     CODE_NOT_UPDATABLE,
     ApiError,
+    has_time_entries,
     invalid,
     not_found,
     required,
@@ -29,6 +33,7 @@ from sync.timetrack.emulator.fields import (
     clean_body,
     defaults,
     present,
+    time_entry_count,
 )
 from sync.timetrack.emulator.options import EmulatorOptions
 
@@ -48,6 +53,7 @@ class UserStore:
         # casefolded username -> id: uniqueness checks stay O(1) with 100,000 users.
         self._names: dict[str, int] = {}
         self._passwords: dict[int, str] = {}
+        self._time_entries: dict[int, int] = {}
         self._next_id = 1
 
     def clear(self) -> None:
@@ -56,6 +62,7 @@ class UserStore:
             self._users.clear()
             self._names.clear()
             self._passwords.clear()
+            self._time_entries.clear()
             self._next_id = 1
 
     def __len__(self) -> int:
@@ -64,8 +71,9 @@ class UserStore:
 
     # --- behind-the-API access: no validation, not recorded in the audit ---
 
-    def add_user(self, **fields: Any) -> dict[str, Any]:
+    def add_user(self, *, time_entries: int = 0, **fields: Any) -> dict[str, Any]:
         """Insert a user directly (no API validation, no audit); returns a copy with its id."""
+        time_entries = time_entry_count(time_entries)
         with self._lock:
             username = str(fields.get("username") or "").strip()
             if not username:
@@ -78,6 +86,7 @@ class UserStore:
             self._store(user)
             if password:
                 self._passwords[user_id] = _hash(str(password))
+            self._time_entries[user_id] = time_entries
             return dict(user)
 
     def users(self) -> list[dict[str, Any]]:
@@ -112,6 +121,17 @@ class UserStore:
     def set_enabled(self, user_id: int, enabled: bool) -> None:
         """Enable or disable a user (what only an admin can do in TimeTrack)."""
         self.update(user_id, enabled=enabled)
+
+    def set_time_entries(self, user_id: int, count: int) -> None:
+        """Set how many time entries a user has recorded; KeyError if unknown."""
+        count = time_entry_count(count)
+        with self._lock:
+            self._time_entries[self._require(int(user_id))["id"]] = count
+
+    def time_entries(self, user_id: int) -> int:
+        """How many time entries a user has recorded; KeyError if unknown."""
+        with self._lock:
+            return self._time_entries.get(self._require(int(user_id))["id"], 0)
 
     def check_password(self, user_id: int, password: str) -> bool:
         """Whether `password` is the user's current password."""
@@ -202,13 +222,18 @@ class UserStore:
             return dict(user)
 
     def api_delete(self, user_id: int, *, options: EmulatorOptions) -> None:
-        """Delete as DELETE users/{id} does: hard, or soft (enabled=false) per the switch."""
+        """Delete as DELETE users/{id} does: soft (enabled=false) per the switch, else hard.
+
+        A hard delete of a user with recorded time entries is refused (nothing changes).
+        """
         with self._lock:
             user = self._users.get(int(user_id))
             if user is None:
                 raise not_found(user_id)
             if options.delete_mode == "soft":
                 user["enabled"] = False
+            elif self._time_entries.get(user["id"]):
+                raise has_time_entries(options.delete_refused_status)
             else:
                 self._remove(user)
             self._audit.record_write("DELETE", user)
@@ -250,6 +275,7 @@ class UserStore:
         del self._users[user["id"]]
         self._names.pop(str(user.get("username", "")).casefold(), None)
         self._passwords.pop(user["id"], None)
+        self._time_entries.pop(user["id"], None)
 
     def _check_unique(
         self, cleaned: Mapping[str, Any], exclude_id: int | None, options: EmulatorOptions
