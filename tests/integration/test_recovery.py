@@ -29,7 +29,7 @@ def test_pending_delete_of_a_user_still_enabled_fails_and_the_run_deletes_it(
     tmp_path: Path, emu: RunningEmulator
 ) -> None:
     rows = [person(n) for n in range(20)]
-    env = make_env(tmp_path, emu.url, rows, policy="delete: true")
+    env = make_env(tmp_path, emu.url, rows, policy="delete: true\nlock_leavers: false")
     assert run(env).exit_code == 0
     leaver = user_named(emu, "user7")
     # Killed before the DELETE reached TimeTrack: user7 is still there, and enabled.
