@@ -21,9 +21,11 @@ from sync.engine import run_jobs
 from sync.errors import ExitCode, SyncError, UsageError
 from sync.executor import ProgressCallback
 from sync.logging import configure_logging
-from sync.output import print_journal, print_json, print_runs, print_text
+from sync.offboarding import QueueEntry
+from sync.output import print_journal, print_json, print_queue, print_runs, print_text
 from sync.report import RunOptions
 from sync.runtime import open_store
+from sync.state.store import StateStore
 
 app = typer.Typer(
     add_completion=False,
@@ -183,7 +185,36 @@ def status(
         config = load()
         with open_store(config) as store:
             runs = store.recent_runs(job=job, limit=limit)
-        print_runs(runs, Console())
+            queues = _offboarding_queues(store, config, job)
+        console = Console()
+        print_runs(runs, console)
+        if any(queues.values()):
+            counts = ", ".join(f"{name} {len(queue)}" for name, queue in queues.items())
+            console.print(f"Offboarding queue: {counts} (timetrack-sync offboarding lists them)")
+
+
+@app.command()
+def offboarding(
+    job: Annotated[str | None, typer.Option(help="only this job")] = None,
+    output: Annotated[str, typer.Option(help="text|json|csv")] = "text",
+) -> None:
+    """Leavers still enabled in TimeTrack, for its admin to deactivate (as of the last run)."""
+    with errors_explained():
+        if output not in ("text", "json", "csv"):
+            raise UsageError(f"--output must be text, json or csv, not {output!r}")
+        config = load()
+        with open_store(config) as store:
+            queues = _offboarding_queues(store, config, job)
+        print_queue(queues, Console(soft_wrap=True), output)
+
+
+def _offboarding_queues(
+    store: StateStore, config: AppConfig, job: str | None
+) -> dict[str, list[QueueEntry]]:
+    """Each job's offboarding queue (or the one job's), as of the stored snapshot."""
+    jobs = [config.job(job)] if job else list(config.jobs)
+    now = datetime.now(UTC)
+    return {j.name: store.offboarding_queue(j.name, j.policy.to_policy(), now) for j in jobs}
 
 
 def _parse_since(value: str | None) -> datetime | None:

@@ -19,12 +19,12 @@ import structlog
 from sync.config import AppConfig, JobConfig
 from sync.desired import DesiredRead, read_desired
 from sync.errors import ExitCode, GuardError, SyncError, UsageError
-from sync.executor import ApplyResult, Executor, ProgressCallback
+from sync.executor import Executor, ProgressCallback
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.model import DesiredUser, Plan, Policy, Skipped
 from sync.planner import plan as make_plan
 from sync.recovery import resolve_pending
-from sync.report import RunOptions, RunReport, RunStatus
+from sync.report import ApplyResult, RunOptions, RunReport, RunStatus
 from sync.runtime import open_run
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient
@@ -114,6 +114,9 @@ class _JobRun:
         guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
         if self.options.dry_run:
             self.report.end(*_dry_run_outcome(the_plan, guarded, self.options))
+            self.report.offboarding_queue = self.store.offboarding_queue(
+                self.job.name, policy, self.now
+            )
             return
         if invalid.tripped:
             log.error("sync_blocked", guard=invalid.name, reason=invalid.message)
@@ -122,6 +125,9 @@ class _JobRun:
         self._apply(the_plan, read.desired)
         assert self.report.applied is not None
         self.report.end(_real_run_status(self.report.applied, guarded))
+        self.report.offboarding_queue = self.store.offboarding_queue(
+            self.job.name, policy, self.now
+        )
 
     def _read_source(self, policy: Policy) -> DesiredRead:
         """The whole source, mapped, or an error; the source guards before anything is planned."""

@@ -27,13 +27,13 @@ import string
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from sync.model import Action, DesiredUser, Operation, Plan
 from sync.recovery import look_up, settle
+from sync.report import ApplyResult, FailedOperation
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient, WriteResult
 from sync.timetrack.errors import AuthError, NotFoundError, RejectedError, TimeTrackError
@@ -74,30 +74,6 @@ def desired_hash(fields: Mapping[str, Any]) -> str:
     """A stable fingerprint of a desired user's fields (stored with the link for audit)."""
     text = json.dumps(dict(fields), sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True, slots=True)
-class FailedOperation:
-    """An operation that did not take effect, and why."""
-
-    operation: Operation
-    error: str
-    http_status: int | None
-
-
-@dataclass(slots=True)
-class ApplyResult:
-    """What the executor did: counts of done operations and every failure."""
-
-    done: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Action})
-    failed: list[FailedOperation] = field(default_factory=list)
-    refused: list[FailedOperation] = field(default_factory=list)  # deletes: users retained
-    aborted: str | None = None  # set when an error stopped further operations
-
-    @property
-    def done_total(self) -> int:
-        """Number of operations that took effect."""
-        return sum(self.done.values())
 
 
 class Executor:

@@ -107,6 +107,18 @@ class Metrics:
             ["sync_job"],
             registry=r,
         )
+        self.offboarding_pending = Gauge(
+            f"{PREFIX}_offboarding_pending",
+            "Leavers TimeTrack still lists as enabled (locked or retained): for its admin",
+            ["sync_job"],
+            registry=r,
+        )
+        self.offboarding_oldest = Gauge(
+            f"{PREFIX}_offboarding_oldest_seconds",
+            "Time since the person of the oldest offboarding queue entry left (0: queue empty)",
+            ["sync_job"],
+            registry=r,
+        )
         info = Gauge(f"{PREFIX}_build_info", "Version of timetrack-sync", ["version"], registry=r)
         info.labels(version=__version__).set(1)
 
@@ -121,6 +133,7 @@ class Metrics:
         if report.source_records is not None:
             self.source_records.labels(sync_job=job).set(report.source_records)
         self._record_plan(report)
+        self._record_queue(report, now)
         if report.applied is not None:
             for action, count in report.applied.done.items():
                 self.operations.labels(sync_job=job, action=action, outcome="done").inc(count)
@@ -141,6 +154,15 @@ class Metrics:
         for verdict in report.plan.guards:
             if verdict.tripped and not verdict.overridden:
                 self.guard_trips.labels(sync_job=job, guard=verdict.name).inc()
+
+    def _record_queue(self, report: RunReport, now: float) -> None:
+        queue = report.offboarding_queue
+        if queue is None:
+            return
+        self.offboarding_pending.labels(sync_job=report.job).set(len(queue))
+        left = [e.left_since.timestamp() for e in queue if e.left_since is not None]
+        oldest = max(0.0, now - min(left)) if left else 0.0
+        self.offboarding_oldest.labels(sync_job=report.job).set(oldest)
 
     def record_client(self, stats: Mapping[str, Any]) -> None:
         """Add one client's counters (a fresh client per run, so its totals are this run's)."""

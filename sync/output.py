@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -11,13 +13,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from sync.model import Action, Operation, Plan
-from sync.report import RunReport
+from sync.offboarding import QueueEntry
+from sync.report import FailedOperation, RunReport
 from sync.state.records import OperationRecord, RunRecord
 
 _VERB = {
     Action.CREATE: ("create", "would create"),
     Action.ADOPT: ("adopt", "would adopt"),
     Action.UPDATE: ("update", "would update"),
+    Action.LOCK: ("lock", "would lock"),
     Action.DELETE: ("delete", "would delete"),
 }
 # Conflicts and skipped records listed in text output (a broken export can skip millions,
@@ -27,6 +31,7 @@ _STYLE = {
     Action.CREATE: "green",
     Action.ADOPT: "cyan",
     Action.UPDATE: "yellow",
+    Action.LOCK: "magenta",
     Action.DELETE: "red",
 }
 
@@ -34,6 +39,7 @@ _STYLE = {
 def report_document(report: RunReport) -> dict[str, Any]:
     """The JSON document of one job's run (the CLI contract; never a password)."""
     the_plan = report.plan or Plan()
+    queue = report.offboarding_queue
     doc: dict[str, Any] = {
         "job": report.job,
         "run_id": report.run_id,
@@ -49,20 +55,31 @@ def report_document(report: RunReport) -> dict[str, Any]:
         "skipped": [
             {"origin": s.origin, "key": s.key, "reason": s.reason} for s in the_plan.skipped
         ],
+        "offboarding": [
+            {"key": c.key, "username": c.username, "state": c.state.value, "note": c.note}
+            for c in the_plan.offboarding
+        ],
         "guards": [
             {"name": g.name, "tripped": g.tripped, "overridden": g.overridden, "message": g.message}
             for g in the_plan.guards
         ],
         "source_records": report.source_records,
+        "offboarding_queue": None if queue is None else len(queue),
         "duration_seconds": report.duration_seconds,
         "error": str(report.error) if report.error else None,
     }
     if report.applied is not None:
-        doc["failed"] = [
-            {**_operation_doc(f.operation), "error": f.error, "http_status": f.http_status}
-            for f in report.applied.failed
-        ]
+        doc["failed"] = [_failure_doc(f) for f in report.applied.failed]
+        doc["refused"] = [_failure_doc(f) for f in report.applied.refused]
     return doc
+
+
+def _failure_doc(failure: FailedOperation) -> dict[str, Any]:
+    return {
+        **_operation_doc(failure.operation),
+        "error": failure.error,
+        "http_status": failure.http_status,
+    }
 
 
 def _operation_doc(op: Operation) -> dict[str, Any]:
@@ -98,20 +115,32 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
         console.print(_operations_table(the_plan, report.dry_run, max_rows))
     else:
         console.print("No changes: TimeTrack matches the source.")
+    _print_left_out(the_plan, console)
+    for g in the_plan.guards:
+        if g.tripped:
+            console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)}")
+    _print_outcome(report, console)
+
+
+def _print_left_out(the_plan: Plan, console: Console) -> None:
+    """Conflicts, offboarding changes without a write, and skipped records."""
     if the_plan.conflicts:
         table = Table("conflict", "key", "username", "reason", title="Conflicts (left out)")
         for c in the_plan.conflicts[:MAX_LISTED]:
             table.add_row(c.kind.value, escape(c.key), escape(c.username), escape(c.reason))
         console.print(_capped(table, len(the_plan.conflicts), "conflicts"))
+    if the_plan.offboarding:
+        table = Table("state", "username", "key", "why", title="Offboarding (no write)")
+        for change in the_plan.offboarding[:MAX_LISTED]:
+            table.add_row(
+                change.state.value, escape(change.username), escape(change.key), escape(change.note)
+            )
+        console.print(_capped(table, len(the_plan.offboarding), "offboarding changes"))
     if the_plan.skipped:
         table = Table("record", "key", "reason", title="Skipped")
         for s in the_plan.skipped[:MAX_LISTED]:
             table.add_row(escape(s.origin), escape(s.key or ""), escape(s.reason))
         console.print(_capped(table, len(the_plan.skipped), "skipped records"))
-    for g in the_plan.guards:
-        if g.tripped:
-            console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)}")
-    _print_outcome(report, console)
 
 
 def _capped(table: Table, total: int, what: str) -> Table:
@@ -146,7 +175,8 @@ def _operations_table(the_plan: Plan, dry_run: bool, max_rows: int | None) -> Ta
 
 def _details(op: Operation) -> str:
     if op.action is Action.UPDATE:
-        return "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in op.changes.items())
+        changes = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in op.changes.items())
+        return f"{changes} [{op.reason}]" if op.reason else changes
     return op.reason
 
 
@@ -161,8 +191,22 @@ def _print_outcome(report: RunReport, console: Console) -> None:
                 f"{escape(failure.error)}",
                 highlight=False,
             )
+        for refusal in report.applied.refused:
+            console.print(
+                f"[yellow]retained[/yellow] {escape(refusal.operation.username)}: TimeTrack "
+                f"refused the delete ({refusal.http_status}: {escape(refusal.error)}); the user "
+                "stays locked and queued for its admin (timetrack-sync offboarding)",
+                highlight=False,
+            )
         if report.applied.aborted:
             console.print(f"[red]stopped early:[/red] {escape(report.applied.aborted)}")
+    if report.offboarding_queue:
+        console.print(
+            f"Offboarding queue: {len(report.offboarding_queue)} leavers TimeTrack still lists "
+            "as enabled; a TimeTrack admin deactivates them in the web UI "
+            "(timetrack-sync offboarding lists them)",
+            highlight=False,
+        )
     if report.error:
         console.print(
             f"[red]error:[/red] {escape(str(report.error))}", highlight=False, soft_wrap=True
@@ -210,3 +254,65 @@ def print_journal(rows: Sequence[OperationRecord], console: Console) -> None:
             escape(detail),
         )
     console.print(table)
+
+
+QUEUE_COLUMNS = (
+    "job",
+    "username",
+    "name",
+    "id",
+    "key",
+    "state",
+    "left_since",
+    "locked_at",
+    "refusal",
+)
+
+
+def _queue_rows(queues: Mapping[str, Sequence[QueueEntry]]) -> list[dict[str, str]]:
+    return [
+        {
+            "job": job,
+            "username": e.username,
+            "name": e.name,
+            "id": e.tt_id,
+            "key": e.key,
+            "state": e.state.value,
+            "left_since": _stamp(e.left_since),
+            "locked_at": _stamp(e.locked_at),
+            "refusal": e.refusal or "",
+        }
+        for job, entries in queues.items()
+        for e in entries
+    ]
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def print_queue(queues: Mapping[str, Sequence[QueueEntry]], console: Console, fmt: str) -> None:
+    """The offboarding queue per job, as a table, JSON or CSV (for the TimeTrack admin)."""
+    rows = _queue_rows(queues)
+    if fmt == "json":
+        console.file.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(console.file, QUEUE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    elif not rows:
+        console.print("Offboarding queue is empty: no leaver is still enabled in TimeTrack.")
+    else:
+        table = Table(*QUEUE_COLUMNS, title="Leavers still enabled in TimeTrack")
+        for row in rows:
+            table.add_row(*(escape(row[c]) for c in QUEUE_COLUMNS))
+        console.print(table)
+        console.print(
+            f"{len(rows)} users: deactivate each in TimeTrack's web UI (untick Enabled) to end "
+            "their access and free the seat; the next sync records them as deactivated."
+        )
+
+
+def _cell(value: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value

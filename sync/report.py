@@ -6,15 +6,12 @@ importing everything a run needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from sync.errors import ExitCode, GuardError, SyncError
-
-if TYPE_CHECKING:
-    from sync.executor import ApplyResult
-    from sync.model import Plan
+from sync.model import Action, Operation, Plan
+from sync.offboarding import QueueEntry
 
 
 class RunStatus(StrEnum):
@@ -52,6 +49,30 @@ _STATUS_EXIT = {
 
 
 @dataclass(frozen=True, slots=True)
+class FailedOperation:
+    """An operation that did not take effect, and why."""
+
+    operation: Operation
+    error: str
+    http_status: int | None
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    """What the executor did: counts of done operations and every failure."""
+
+    done: dict[str, int] = field(default_factory=lambda: {a.value: 0 for a in Action})
+    failed: list[FailedOperation] = field(default_factory=list)
+    refused: list[FailedOperation] = field(default_factory=list)  # deletes: users retained
+    aborted: str | None = None  # set when an error stopped further operations
+
+    @property
+    def done_total(self) -> int:
+        """Number of operations that took effect."""
+        return sum(self.done.values())
+
+
+@dataclass(frozen=True, slots=True)
 class RunOptions:
     """How a run is asked to behave (from the command line)."""
 
@@ -76,6 +97,8 @@ class RunReport:
     error: SyncError | None = None
     duration_seconds: float = 0.0
     requests: int = 0
+    # Leavers TimeTrack still lists as enabled after the run (None: the run ended before).
+    offboarding_queue: list[QueueEntry] | None = None
 
     def end(self, status: RunStatus, exit_code: ExitCode | None = None) -> None:
         """Set how the run ended; the exit code is the status's unless given."""
@@ -92,5 +115,6 @@ class RunReport:
         counts = self.plan.summary() if self.plan else {}
         if self.applied is not None:
             counts.update(self.applied.done)
+            counts["refused"] = len(self.applied.refused)
             counts["failed"] = len(self.applied.failed)
         return counts

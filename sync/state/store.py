@@ -20,7 +20,16 @@ import sqlalchemy as sa
 import structlog
 
 from sync.errors import StateError
-from sync.model import Action, Link, Offboarding, OffboardingChange, Operation, TimeTrackUser
+from sync.model import (
+    Action,
+    Link,
+    Offboarding,
+    OffboardingChange,
+    Operation,
+    Policy,
+    TimeTrackUser,
+)
+from sync.offboarding import QueueEntry, offboarding_queue
 from sync.report import RunStatus
 from sync.state import db, migrate
 from sync.state.apply import apply_done, count_missing, set_offboarding
@@ -253,6 +262,10 @@ class StateStore:
         with self._read("read links") as conn:
             rows = conn.execute(sa.select(links).where(links.c.job == job)).mappings().all()
         return {row["key"]: link_record(row) for row in rows}
+
+    def offboarding_queue(self, job: str, policy: Policy, now: datetime) -> list[QueueEntry]:
+        """The job's leavers TimeTrack still lists as enabled, as of the stored snapshot."""
+        return offboarding_queue(self.load_links(job).values(), self.load_snapshot(), policy, now)
 
     def owned_by_other_jobs(self, job: str) -> frozenset[str]:
         """TimeTrack ids that other jobs own (this job must not adopt or touch them)."""

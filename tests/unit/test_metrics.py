@@ -6,15 +6,16 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sync.errors import ExitCode, SourceError, SyncError
-from sync.executor import ApplyResult, FailedOperation
 from sync.metrics import Health, Metrics, MetricsServer, parse_listen
-from sync.model import Action, Conflict, ConflictKind, GuardVerdict, Operation, Plan
-from sync.report import RunReport, RunStatus
+from sync.model import Action, Conflict, ConflictKind, GuardVerdict, Offboarding, Operation, Plan
+from sync.offboarding import QueueEntry
+from sync.report import ApplyResult, FailedOperation, RunReport, RunStatus
 
 
 class FakeClock:
@@ -107,6 +108,29 @@ def test_a_source_guard_counts_as_a_guard_trip_and_a_success() -> None:
     metrics.record_run(report, None)
     assert sample(metrics, "timetrack_sync_guard_trips_total", sync_job="hr", guard="source") == 1
     assert sample(metrics, "timetrack_sync_last_success_timestamp_seconds", sync_job="hr")
+
+
+def test_offboarding_queue_size_and_the_age_of_its_oldest_entry_are_exported() -> None:
+    now = datetime.now(UTC)
+    entries = [
+        QueueEntry(
+            "1", "ada", "Ada L", "1", Offboarding.RETAINED, now - timedelta(days=5), now, "x"
+        ),
+        QueueEntry(
+            "2", "bob", "Bob M", "2", Offboarding.LOCKED, now - timedelta(days=1), now, None
+        ),
+    ]
+    metrics = Metrics()
+    report = RunReport(job="hr", run_id=3, dry_run=False, status=RunStatus.SUCCEEDED)
+    report.offboarding_queue = entries
+    metrics.record_run(report, None)
+    assert sample(metrics, "timetrack_sync_offboarding_pending", sync_job="hr") == 2
+    oldest = sample(metrics, "timetrack_sync_offboarding_oldest_seconds", sync_job="hr")
+    assert oldest is not None and 5 * 86400 <= oldest < 5 * 86400 + 60
+    report.offboarding_queue = []
+    metrics.record_run(report, None)
+    assert sample(metrics, "timetrack_sync_offboarding_pending", sync_job="hr") == 0
+    assert sample(metrics, "timetrack_sync_offboarding_oldest_seconds", sync_job="hr") == 0
 
 
 def test_skipped_runs_are_counted_without_a_duration() -> None:
