@@ -3,7 +3,9 @@
 It starts the bundled emulator on a free loopback port with a few existing users, writes a
 config, a secret file and a copy of the sample CSV into a temporary folder, and then shows what
 an admin would see: the dry-run plan, the real run, and a second run after HR changes (joiners,
-a mover, a leaver). It leaves nothing behind unless --keep names a folder.
+a mover, two leavers: one who tracked time, whom TimeTrack refuses to delete, so the user is
+locked and queued for its admin, and one who never did, who is deleted). It leaves nothing
+behind unless --keep names a folder.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +23,7 @@ from rich.console import Console
 from sync.config import AppConfig, load_config
 from sync.engine import run_jobs
 from sync.errors import ExitCode
-from sync.output import print_text
+from sync.output import print_queue, print_text
 from sync.report import RunOptions, RunReport
 from sync.resources import bundled
 from sync.runtime import open_store
@@ -104,12 +107,29 @@ def seed_existing_users(state: EmulatorState, rows: list[dict[str, str]]) -> Non
     )
 
 
+def _username(row: dict[str, str]) -> str:
+    return row["email"].split("@")[0].lower()
+
+
+def _active(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [r for r in rows if r["status"] == "active"]
+
+
+def track_time(state: EmulatorState, rows: list[dict[str, str]]) -> None:
+    """Everyone records time entries, but for the new hire who leaves before starting."""
+    newbie = _username(_active(rows)[4])
+    for user in state.users():
+        if user["username"] != newbie:
+            state.set_time_entries(user["id"], 40)
+
+
 def change_hr_data(header: list[str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """HR's next export: three joiners, a mover (now a manager), a leaver."""
+    """HR's next export: three joiners, a mover (now a manager), two leavers."""
     changed = [dict(r) for r in rows]
-    active = [r for r in changed if r["status"] == "active"]
+    active = _active(changed)
     active[2]["role"] = "manager" if active[2]["role"] != "manager" else "engineer"
-    active[3]["status"] = "terminated"
+    active[3]["status"] = "terminated"  # tracked time: TimeTrack refuses the delete
+    active[4]["status"] = "terminated"  # never tracked time: deleted
     joiners = (
         ("Zoë", "Öztürk", "zoe.ozturk"),
         ("Søren", "Ågren", "soren.agren"),
@@ -176,10 +196,14 @@ def run_demo(console: Console, *, keep: Path | None = None) -> ExitCode:
             _run(config, console, "1. Preview (sync --dry-run)", dry_run=True),
             _run(config, console, "2. First sync", dry_run=False),
         ]
+        track_time(state, rows)
         _write_rows(work / "people.csv", header, change_hr_data(header, rows))
-        console.print("HR export changed: 3 joiners, 1 mover (role), 1 leaver.")
+        console.print(
+            "HR export changed: 3 joiners, 1 mover (role), 2 leavers (one has tracked time)."
+        )
         reports.append(_run(config, console, "3. Preview after HR changes", dry_run=True))
         reports.append(_run(config, console, "4. Second sync", dry_run=False))
+        _print_queue(config, console)
         reports.append(_run(config, console, "5. Nothing left to do", dry_run=True))
         _print_audit(config, console)
         console.print(
@@ -190,6 +214,14 @@ def run_demo(console: Console, *, keep: Path | None = None) -> ExitCode:
         else:
             console.print(f"Demo files kept in {work} (config.yaml, state.db, people.csv).")
     return ExitCode.OK if all(r.exit_code is ExitCode.OK for r in reports) else ExitCode.FAILED
+
+
+def _print_queue(config: AppConfig, console: Console) -> None:
+    console.rule("Offboarding queue (timetrack-sync offboarding)")
+    job = config.jobs[0]
+    with open_store(config) as store:
+        queue = store.offboarding_queue(job.name, job.policy.to_policy(), datetime.now(UTC))
+    print_queue({job.name: queue}, console, "text")
 
 
 def _print_audit(config: AppConfig, console: Console) -> None:

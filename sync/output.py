@@ -129,13 +129,16 @@ def _print_left_out(the_plan: Plan, console: Console) -> None:
         for c in the_plan.conflicts[:MAX_LISTED]:
             table.add_row(c.kind.value, escape(c.key), escape(c.username), escape(c.reason))
         console.print(_capped(table, len(the_plan.conflicts), "conflicts"))
-    if the_plan.offboarding:
+    # A leaver this run locks or deletes shows in the changes; the rest wait, or are done.
+    written = {op.key for op in the_plan.operations}
+    changes = [c for c in the_plan.offboarding if c.key not in written]
+    if changes:
         table = Table("state", "username", "key", "why", title="Offboarding (no write)")
-        for change in the_plan.offboarding[:MAX_LISTED]:
+        for change in changes[:MAX_LISTED]:
             table.add_row(
                 change.state.value, escape(change.username), escape(change.key), escape(change.note)
             )
-        console.print(_capped(table, len(the_plan.offboarding), "offboarding changes"))
+        console.print(_capped(table, len(changes), "offboarding changes"))
     if the_plan.skipped:
         table = Table("record", "key", "reason", title="Skipped")
         for s in the_plan.skipped[:MAX_LISTED]:
@@ -202,9 +205,8 @@ def _print_outcome(report: RunReport, console: Console) -> None:
             console.print(f"[red]stopped early:[/red] {escape(report.applied.aborted)}")
     if report.offboarding_queue:
         console.print(
-            f"Offboarding queue: {len(report.offboarding_queue)} leavers TimeTrack still lists "
-            "as enabled; a TimeTrack admin deactivates them in the web UI "
-            "(timetrack-sync offboarding lists them)",
+            f"Offboarding queue: {_users(len(report.offboarding_queue))} left but still enabled "
+            "in TimeTrack, for its admin to deactivate (timetrack-sync offboarding lists them)",
             highlight=False,
         )
     if report.error:
@@ -303,14 +305,24 @@ def print_queue(queues: Mapping[str, Sequence[QueueEntry]], console: Console, fm
     elif not rows:
         console.print("Offboarding queue is empty: no leaver is still enabled in TimeTrack.")
     else:
-        table = Table(*QUEUE_COLUMNS, title="Leavers still enabled in TimeTrack")
+        table = Table("username", "name", "state", "left", "TimeTrack said", title=_QUEUE_TITLE)
         for row in rows:
-            table.add_row(*(escape(row[c]) for c in QUEUE_COLUMNS))
+            cells = (row["username"], row["name"], row["state"], row["left_since"][:10])
+            table.add_row(*(escape(c) for c in (*cells, row["refusal"])))
         console.print(table)
         console.print(
-            f"{len(rows)} users: deactivate each in TimeTrack's web UI (untick Enabled) to end "
-            "their access and free the seat; the next sync records them as deactivated."
+            f"{_users(len(rows))}: deactivate each in TimeTrack's web UI (untick Enabled) to "
+            "end their access and free the seat; the next sync records them as deactivated. "
+            "--output csv or json has every column.",
+            highlight=False,
         )
+
+
+_QUEUE_TITLE = "Leavers still enabled in TimeTrack"
+
+
+def _users(count: int) -> str:
+    return f"{count} user" if count == 1 else f"{count} users"
 
 
 def _cell(value: str) -> str:

@@ -160,3 +160,7 @@ def test_demo_runs_end_to_end() -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "would create" in result.stdout
     assert "Second sync" in result.stdout
+    # Two leavers: the one who tracked time is locked, retained and queued; the other deleted.
+    assert "would lock" in result.stdout
+    assert "refused 1" in result.stdout and "delete 1" in result.stdout
+    assert "Leavers still enabled in TimeTrack" in result.stdout
