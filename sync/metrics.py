@@ -137,9 +137,13 @@ class Metrics:
         if report.applied is not None:
             for action, count in report.applied.done.items():
                 self.operations.labels(sync_job=job, action=action, outcome="done").inc(count)
-            for failed in report.applied.failed:
-                action = failed.operation.action.value
-                self.operations.labels(sync_job=job, action=action, outcome="failed").inc()
+            for outcome, ops in (
+                ("failed", report.applied.failed),
+                ("refused", report.applied.refused),
+            ):
+                for failed in ops:
+                    action = failed.operation.action.value
+                    self.operations.labels(sync_job=job, action=action, outcome=outcome).inc()
         if client_stats is not None:
             self.record_client(client_stats)
 
