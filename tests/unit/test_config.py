@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import typing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -616,3 +617,32 @@ def test_defaults_match_the_documented_ones(tmp_path: Path) -> None:
     assert (config.timetrack.concurrency, config.timetrack.timeout_seconds) == (8, 30.0)
     assert config.jobs[0].match_on == "username"
     assert config.jobs[0].policy.protected == []
+
+
+def test_offboarding_durations_take_a_unit_or_zero(tmp_path: Path) -> None:
+    data = base_config()
+    data["jobs"][0]["policy"] = {
+        "leaver_grace": "2d",
+        "delete_after": 0,
+        "delete_retry_after": "12h",
+        "lock_leavers": False,
+    }
+    policy = load_config(write(tmp_path, data), {}).jobs[0].policy.to_policy()
+    assert (policy.leaver_grace, policy.delete_after, policy.delete_retry_after) == (
+        timedelta(days=2),
+        timedelta(0),
+        timedelta(hours=12),
+    )
+    assert policy.lock_leavers is False
+    defaults = load_config(write(tmp_path, base_config()), {}).jobs[0].policy.to_policy()
+    assert (defaults.leaver_grace, defaults.delete_retry_after) == (timedelta(0), timedelta(30))
+    assert defaults.lock_leavers is True
+
+
+@pytest.mark.parametrize("value", ["2 days", 30, "1w", "-1d", True])
+def test_a_duration_without_a_unit_names_the_key_and_the_forms(tmp_path: Path, value: Any) -> None:
+    data = base_config()
+    data["jobs"][0]["policy"] = {"leaver_grace": value}
+    (problem,) = problems_of(write(tmp_path, data))
+    assert "jobs[0].policy.leaver_grace: must be 0 or a number and a unit s/m/h/d" in problem
+    assert repr(value) in problem
