@@ -121,7 +121,7 @@ class _JobRun:
 
     def _read_source(self, policy: Policy) -> DesiredRead:
         """The whole source, mapped, or an error; the source guards before anything is planned."""
-        read = read_desired(self.job)
+        read = read_desired(self.job, today=self.options.today or datetime.now(UTC).date())
         self.report.source_records = read.records
         log.info("source_read", source=read.source, records=read.records)
         last = self.store.last_successful_source_count(self.job.name)

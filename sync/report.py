@@ -7,6 +7,7 @@ importing everything a run needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,9 @@ class RunOptions:
     offline: bool = False
     allow_mass_delete: bool = False
     detailed_exitcode: bool = False
+    # The date mapping expressions see as `today`. None (the CLI and the daemon): the UTC date
+    # when the run reads its source, its first step.
+    today: date | None = None
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ MAPPING: dict[str, Any] = {
     "teamLead": "{{ role == 'manager' }}",
 }
 ACTIVE = "{{ status == 'active' }}"
+TODAY = date(2026, 6, 15)
 
 
 def person(origin: str = "people.csv:2", **attributes: Any) -> Person:
@@ -53,7 +55,7 @@ def skipped(result: DesiredUser | Skipped) -> Skipped:
 
 
 def test_maps_a_record_to_typed_fields() -> None:
-    user = desired(mapper().map(person()))
+    user = desired(mapper().map(person(), today=TODAY))
     assert user.fields == {
         "username": "joerg.mueller",
         "firstName": "Jörg",
@@ -71,30 +73,30 @@ def test_maps_a_record_to_typed_fields() -> None:
 
 def test_fields_are_exactly_the_mapped_ones() -> None:
     mapping = {k: v for k, v in MAPPING.items() if k not in ("language", "admin", "teamLead")}
-    user = desired(Mapper(mapping, True, "email").map(person()))
+    user = desired(Mapper(mapping, True, "email").map(person(), today=TODAY))
     assert set(user.fields) == {"username", "firstName", "lastName", "email", "personalNumber"}
     assert user.key == "joerg.mueller@example.com"
 
 
 def test_literals_are_used_as_given() -> None:
-    user = desired(mapper(language="  en ", personalNumber=4711, admin=True).map(person()))
+    user = desired(mapper(language="  en ", personalNumber=4711, admin=True).map(person(), today=TODAY))
     assert user.fields["language"] == "en"
     assert user.fields["personalNumber"] == "4711"
     assert user.fields["admin"] is True
 
 
 def test_a_string_without_template_marks_is_a_literal() -> None:
-    user = desired(mapper(lastName="first_name").map(person()))
+    user = desired(mapper(lastName="first_name").map(person(), today=TODAY))
     assert user.fields["lastName"] == "first_name"
 
 
 def test_values_are_stripped() -> None:
-    user = desired(mapper().map(person(first_name="  Ann  ", last_name="\tLee ")))
+    user = desired(mapper().map(person(first_name="  Ann  ", last_name="\tLee "), today=TODAY))
     assert (user.fields["firstName"], user.fields["lastName"]) == ("Ann", "Lee")
 
 
 def test_empty_personal_number_becomes_none() -> None:
-    user = desired(mapper(match_on="email").map(person(employee_id="  ")))
+    user = desired(mapper(match_on="email").map(person(employee_id="  "), today=TODAY))
     assert user.fields["personalNumber"] is None
 
 
@@ -114,59 +116,59 @@ def test_empty_personal_number_becomes_none() -> None:
     ],
 )
 def test_bool_fields_parse_common_spellings(text: str, value: bool) -> None:
-    user = desired(mapper(admin="{{ is_admin }}").map(person(is_admin=text)))
+    user = desired(mapper(admin="{{ is_admin }}").map(person(is_admin=text), today=TODAY))
     assert user.fields["admin"] is value
     assert parse_bool(text) is value
 
 
 def test_bool_field_with_another_value_skips_the_person() -> None:
-    result = skipped(mapper(admin="{{ is_admin }}").map(person(is_admin="maybe")))
+    result = skipped(mapper(admin="{{ is_admin }}").map(person(is_admin="maybe"), today=TODAY))
     assert result.reason == "admin: 'maybe' is not true or false"
     assert result.key == "1001"
     assert result.origin == "people.csv:2"
 
 
 def test_active_template_is_coerced_to_bool() -> None:
-    assert desired(mapper().map(person(status="terminated"))).active is False
-    assert desired(mapper(active="{{ status }}").map(person(status="1"))).active is True
-    assert desired(mapper(active="{{ status }}").map(person(status=""))).active is False
+    assert desired(mapper().map(person(status="terminated"), today=TODAY)).active is False
+    assert desired(mapper(active="{{ status }}").map(person(status="1"), today=TODAY)).active is True
+    assert desired(mapper(active="{{ status }}").map(person(status=""), today=TODAY)).active is False
 
 
 def test_active_literal() -> None:
-    assert desired(mapper(active=False).map(person())).active is False
+    assert desired(mapper(active=False).map(person(), today=TODAY)).active is False
 
 
 def test_active_rendering_that_is_not_a_bool_skips_the_person() -> None:
-    result = skipped(mapper(active="{{ status }}").map(person(status="maybe")))
+    result = skipped(mapper(active="{{ status }}").map(person(status="maybe"), today=TODAY))
     assert result.reason == "active: 'maybe' is not true or false"
 
 
 @pytest.mark.parametrize("email", ["jdoe", "j doe@example.com", "a@b@example.com", "a@localhost"])
 def test_invalid_email_skips_the_person_with_the_reason(email: str) -> None:
-    result = skipped(mapper().map(person(email=email)))
+    result = skipped(mapper().map(person(email=email), today=TODAY))
     assert result.reason == f"invalid email {email.lower()!r}"
 
 
 def test_empty_first_name_skips_the_person() -> None:
-    result = skipped(mapper().map(person(first_name="   ")))
+    result = skipped(mapper().map(person(first_name="   "), today=TODAY))
     assert result.reason == "missing firstName"
     assert result.key == "1001"
 
 
 def test_empty_match_key_skips_the_person_without_a_key() -> None:
-    result = skipped(mapper().map(person(employee_id="")))
+    result = skipped(mapper().map(person(employee_id=""), today=TODAY))
     assert result.key is None
     assert "empty match key" in result.reason
 
 
 def test_data_dependent_template_failure_skips_the_person() -> None:
-    result = skipped(mapper(username="{{ email.split('@')[1] }}").map(person(email="x")))
+    result = skipped(mapper(username="{{ email.split('@')[1] }}").map(person(email="x"), today=TODAY))
     assert result.reason.startswith("mapping.username: cannot evaluate")
 
 
 def test_undefined_name_is_a_mapping_error_naming_field_origin_and_names() -> None:
     with pytest.raises(MappingError) as caught:
-        mapper(firstName="{{ given_name }}").map(person(origin="people.csv:7"))
+        mapper(firstName="{{ given_name }}").map(person(origin="people.csv:7"), today=TODAY)
     message = str(caught.value)
     assert message.startswith("mapping.firstName: given_name is undefined")
     assert "people.csv:7" in message
@@ -177,7 +179,7 @@ def test_undefined_name_is_a_mapping_error_naming_field_origin_and_names() -> No
 def test_name_with_default_may_be_absent() -> None:
     record = person()
     del record.attributes["language"]  # type: ignore[attr-defined]
-    assert desired(mapper().map(record)).fields["language"] == "de"
+    assert desired(mapper().map(record, today=TODAY)).fields["language"] == "de"
 
 
 def test_template_syntax_error_names_the_field_and_template() -> None:
@@ -203,7 +205,7 @@ def test_active_syntax_error_names_active() -> None:
 )
 def test_sandbox_escape_is_a_mapping_error(template: str) -> None:
     with pytest.raises(MappingError, match="refused by the sandbox"):
-        mapper(firstName=template).map(person())
+        mapper(firstName=template).map(person(), today=TODAY)
 
 
 @pytest.mark.parametrize(
@@ -219,12 +221,12 @@ def test_sandbox_escape_is_a_mapping_error(template: str) -> None:
 def test_huge_output_or_range_is_refused_quickly(template: str) -> None:
     started = time.perf_counter()
     with pytest.raises(MappingError, match="refused by the sandbox"):
-        mapper(firstName=template).map(person())
+        mapper(firstName=template).map(person(), today=TODAY)
     assert time.perf_counter() - started < 2
 
 
 def test_small_ranges_work() -> None:
-    user = desired(mapper(lastName="{{ range(3) | join('-') }}").map(person()))
+    user = desired(mapper(lastName="{{ range(3) | join('-') }}").map(person(), today=TODAY))
     assert user.fields["lastName"] == "0-1-2"
 
 
@@ -239,7 +241,7 @@ def test_names_match_attributes_differing_only_in_case() -> None:
         "lastName": "{{ sn }}",
         "email": "{{ mail }}",
     }
-    user = desired(Mapper(mapping, True, "username").map(record))
+    user = desired(Mapper(mapping, True, "username").map(record, today=TODAY))
     assert user.fields == {
         "username": "alee",
         "firstName": "Ann",
@@ -249,12 +251,12 @@ def test_names_match_attributes_differing_only_in_case() -> None:
 
 
 def test_exact_name_wins_over_a_case_variant() -> None:
-    user = desired(mapper().map(person(First_Name="Other")))
+    user = desired(mapper().map(person(First_Name="Other"), today=TODAY))
     assert user.fields["firstName"] == "Jörg"
 
 
 def test_record_gives_access_to_any_column_name() -> None:
-    user = desired(mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"})))
+    user = desired(mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"}), today=TODAY))
     assert user.fields["lastName"] == "X"
 
 
@@ -279,7 +281,7 @@ def test_name_used_both_with_and_without_default_is_required() -> None:
 
 def test_map_all_separates_desired_and_skipped() -> None:
     people = [person(), person(origin="people.csv:3", email="bad", employee_id="1002")]
-    wanted, left_out = mapper().map_all(people)
+    wanted, left_out = mapper().map_all(people, today=TODAY)
     assert [u.key for u in wanted] == ["1001"]
     assert [(s.origin, s.key) for s in left_out] == [("people.csv:3", "1002")]
 
