@@ -21,9 +21,9 @@ __all__ = ["DateFormatError", "DateValueError", "days", "parse_date", "prepare_d
 
 # Day over 12 and the last month: a format that lacks a part does not give this date back.
 _SAMPLE = date(2026, 12, 31)
-# strptime knows no flags or widths (`%-d`, `%10Y`); refusing them early also keeps the
-# round trip below from padding its sample to a huge width.
-_FLAG_OR_WIDTH = re.compile(r"%[-_0^#]*\d|%[-_^#]")
+# strptime knows no flags or widths (`%-d`, `%10Y`: group 1 set and not `%`); refusing them
+# early also keeps the round trip below from padding its sample to a huge width.
+_DIRECTIVE = re.compile(r"%(%|[-_0^#]*\d|[-_^#])?")
 _ISO_HINT = "an ISO date (YYYY-MM-DD); other layouts need their format, e.g. date('%d.%m.%Y')"
 _INPUT_KEYWORD = "input_name"  # added to each `| date` whose input is a column (for messages)
 
@@ -78,8 +78,8 @@ def _check_format(fmt: object) -> None:
 
 @lru_cache(maxsize=64)
 def _check_format_text(fmt: str) -> None:
-    if _FLAG_OR_WIDTH.search(fmt):
-        raise DateFormatError(f"date format {fmt!r}: flags and widths are not supported")
+    if any(m.group(1) not in (None, "%") for m in _DIRECTIVE.finditer(fmt)):
+        raise DateFormatError(f"date format {fmt!r} has flags or widths (strptime takes none)")
     try:
         parsed = datetime.strptime(_SAMPLE.strftime(fmt), fmt).date()
     except ValueError as exc:

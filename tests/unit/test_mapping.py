@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sync.errors import MappingError
 from sync.mapping import Mapper, parse_bool
@@ -79,7 +82,9 @@ def test_fields_are_exactly_the_mapped_ones() -> None:
 
 
 def test_literals_are_used_as_given() -> None:
-    user = desired(mapper(language="  en ", personalNumber=4711, admin=True).map(person(), today=TODAY))
+    user = desired(
+        mapper(language="  en ", personalNumber=4711, admin=True).map(person(), today=TODAY)
+    )
     assert user.fields["language"] == "en"
     assert user.fields["personalNumber"] == "4711"
     assert user.fields["admin"] is True
@@ -130,8 +135,12 @@ def test_bool_field_with_another_value_skips_the_person() -> None:
 
 def test_active_template_is_coerced_to_bool() -> None:
     assert desired(mapper().map(person(status="terminated"), today=TODAY)).active is False
-    assert desired(mapper(active="{{ status }}").map(person(status="1"), today=TODAY)).active is True
-    assert desired(mapper(active="{{ status }}").map(person(status=""), today=TODAY)).active is False
+    assert (
+        desired(mapper(active="{{ status }}").map(person(status="1"), today=TODAY)).active is True
+    )
+    assert (
+        desired(mapper(active="{{ status }}").map(person(status=""), today=TODAY)).active is False
+    )
 
 
 def test_active_literal() -> None:
@@ -162,7 +171,9 @@ def test_empty_match_key_skips_the_person_without_a_key() -> None:
 
 
 def test_data_dependent_template_failure_skips_the_person() -> None:
-    result = skipped(mapper(username="{{ email.split('@')[1] }}").map(person(email="x"), today=TODAY))
+    result = skipped(
+        mapper(username="{{ email.split('@')[1] }}").map(person(email="x"), today=TODAY)
+    )
     assert result.reason.startswith("mapping.username: cannot evaluate")
 
 
@@ -256,7 +267,9 @@ def test_exact_name_wins_over_a_case_variant() -> None:
 
 
 def test_record_gives_access_to_any_column_name() -> None:
-    user = desired(mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"}), today=TODAY))
+    user = desired(
+        mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"}), today=TODAY)
+    )
     assert user.fields["lastName"] == "X"
 
 
@@ -302,3 +315,181 @@ def test_match_on_must_be_mapped() -> None:
     mapping = {k: v for k, v in MAPPING.items() if k != "personalNumber"}
     with pytest.raises(MappingError, match=r"^match_on: 'personalNumber' is not mapped"):
         Mapper(mapping, True, "personalNumber")
+
+
+# ---- today and dates -------------------------------------------------------------------------
+
+LEAVER = "{{ not exit_date or today <= exit_date | date('%d.%m.%Y') }}"
+JOINER = "{{ today >= start_date | date('%d.%m.%Y') - days(7) }}"
+
+
+def active_on(active: str, today: date, **attributes: Any) -> DesiredUser | Skipped:
+    return mapper(active=active).map(person(**attributes), today=today)
+
+
+def test_today_is_the_date_passed_in() -> None:
+    m = mapper(lastName="{{ today }} {{ today.year }}")
+    assert desired(m.map(person(), today=date(2027, 1, 2))).fields["lastName"] == "2027-01-02 2027"
+    assert desired(m.map(person(), today=TODAY)).fields["lastName"] == "2026-06-15 2026"
+
+
+def test_today_and_days_are_not_source_columns() -> None:
+    assert not {"today", "days"} & mapper(active=JOINER).referenced_names()
+
+
+def test_a_column_named_today_is_reachable_through_record() -> None:
+    m = mapper(lastName="{{ today }}|{{ record.today }}|{{ record['today'] }}")
+    user = desired(m.map(person(today="column", Today="other"), today=TODAY))
+    assert user.fields["lastName"] == "2026-06-15|column|column"
+
+
+@pytest.mark.parametrize(
+    ("text", "template"),
+    [
+        ("31.12.2026", "{{ d | date('%d.%m.%Y') }}"),
+        ("2026-12-31", "{{ d | date }}"),
+        ("2026-12-31", "{{ d | date('%Y-%m-%d') }}"),
+        ("12/31/2026", "{{ d | date('%m/%d/%Y') }}"),
+        ("31/12/26", "{{ d | date(format='%d/%m/%y') }}"),
+        ("31 Dec 2026", "{{ d | date('%d %b %Y') }}"),
+    ],
+)
+def test_date_parses_each_format(text: str, template: str) -> None:
+    user = desired(mapper(lastName=template).map(person(d=text), today=TODAY))
+    assert user.fields["lastName"] == "2026-12-31"
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_an_empty_or_missing_date_is_none(value: str | None) -> None:
+    m = mapper(lastName="{{ d | date('%d.%m.%Y') is none }}/{{ d | date is none }}")
+    assert desired(m.map(person(d=value), today=TODAY)).fields["lastName"] == "True/True"
+
+
+def test_a_non_iso_date_without_a_format_skips_the_person_and_asks_for_one() -> None:
+    result = skipped(
+        mapper(active=JOINER.replace("('%d.%m.%Y')", "")).map(
+            person(start_date="01/02/2026"), today=TODAY
+        )
+    )
+    assert result.reason == (
+        "active: start_date '01/02/2026' is not an ISO date (YYYY-MM-DD); "
+        "other layouts need their format, e.g. date('%d.%m.%Y')"
+    )
+    assert result.key == "1001"
+
+
+@pytest.mark.parametrize(
+    ("template", "column"),
+    [
+        ("{{ exit_date | date('%d.%m.%Y') }}", "exit_date"),
+        ("{{ record['exit date'] | date('%d.%m.%Y') }}", "record['exit date']"),
+        ("{{ record.exit_date | date('%d.%m.%Y') }}", "record.exit_date"),
+    ],
+)
+def test_an_unparseable_date_skips_the_person_naming_field_column_value_and_format(
+    template: str, column: str
+) -> None:
+    bad = person(exit_date="31.13.2026", **{"exit date": "31.13.2026"})
+    result = skipped(mapper(lastName=template).map(bad, today=TODAY))
+    assert result.reason == (
+        f"mapping.lastName: {column} '31.13.2026' is not a date in the format '%d.%m.%Y' "
+        "(e.g. '31.12.2026')"
+    )
+    assert (result.origin, result.key) == ("people.csv:2", "1001")
+
+
+def test_a_bad_date_in_one_record_skips_only_that_person() -> None:
+    people = [person(exit_date="31.12.2026"), person("people.csv:3", exit_date="soon")]
+    wanted, left_out = mapper(active=LEAVER).map_all(people, today=TODAY)
+    assert [u.origin for u in wanted] == ["people.csv:2"]
+    assert [s.origin for s in left_out] == ["people.csv:3"]
+    assert "exit_date 'soon'" in left_out[0].reason
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem"),
+    [
+        ("%Y", "lacks the day, month or year"),
+        ("dd.mm.yyyy", "lacks the day, month or year"),
+        ("%Q.%m.%Y", "is not valid"),
+        ("%-d.%m.%Y", r"has flags or widths \(strptime takes none\)"),
+        ("%999999999d.%m.%Y", r"has flags or widths \(strptime takes none\)"),
+    ],
+)
+def test_a_date_format_that_cannot_describe_a_date_is_a_mapping_error(
+    fmt: str, problem: str
+) -> None:
+    with pytest.raises(MappingError, match=rf"^active: date format '{re.escape(fmt)}' {problem}"):
+        mapper(active=f"{{{{ exit_date | date('{fmt}') }}}}")
+    dynamic = mapper(active="{{ exit_date | date(fmt) }}")
+    with pytest.raises(MappingError, match=rf"^active: date format '{re.escape(fmt)}' {problem}"):
+        dynamic.map(person(exit_date="31.12.2026", fmt=fmt), today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("today", "active"),
+    [(date(2026, 12, 30), True), (date(2026, 12, 31), True), (date(2027, 1, 1), False)],
+)
+def test_a_leaver_is_active_through_the_exit_date_and_leaves_the_day_after(
+    today: date, active: bool
+) -> None:
+    assert desired(active_on(LEAVER, today, exit_date="31.12.2026")).active is active
+
+
+def test_a_person_without_an_exit_date_stays_active() -> None:
+    assert desired(active_on(LEAVER, date(2099, 1, 1), exit_date="")).active is True
+
+
+@pytest.mark.parametrize(
+    ("today", "active"),
+    [(date(2026, 12, 31), False), (date(2027, 1, 1), True), (date(2027, 1, 8), True)],
+)
+def test_a_joiner_is_active_from_seven_days_before_the_start_date(
+    today: date, active: bool
+) -> None:
+    assert desired(active_on(JOINER, today, start_date="08.01.2027")).active is active
+
+
+def test_days_must_be_a_whole_number() -> None:
+    result = skipped(active_on("{{ today > today - days('7') }}", TODAY))
+    assert result.reason.startswith("active: cannot evaluate for this record: days() takes")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ today.__class__ }}",
+        "{{ days.__globals__ }}",
+        "{{ (today | string).__class__ }}",
+        "{{ today.strftime('%_999999999d') }}",
+        "{{ today.strftime('%999999999Y') }}",
+        "{{ '{:%_999999999d}'.format(today) }}",
+    ],
+)
+def test_the_sandbox_refuses_internals_and_huge_widths_of_dates(template: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(MappingError, match="refused by the sandbox"):
+        mapper(lastName=template).map(person(), today=TODAY)
+    assert time.perf_counter() - started < 2
+
+
+def documented_date_examples() -> list[str]:
+    """The dated `active:` examples of config.example.yaml (commented) and the README."""
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "config.example.yaml").read_text() + (repo / "README.md").read_text()
+    found = re.findall(r'^[ #]*active: ("\{\{ .*today.* \}\}")$', text, flags=re.MULTILINE)
+    return [yaml.safe_load(example) for example in found]
+
+
+def test_the_documented_date_examples_do_what_they_say() -> None:
+    examples = documented_date_examples()
+    assert len(examples) == 5
+    staff = {"exit_date": "31.12.2026", "start_date": "01.01.2020"}
+    joiner = {"exit_date": "", "start_date": "08.01.2027"}
+    for example in examples:
+        if "exit_date" in example:
+            assert desired(active_on(example, date(2026, 12, 31), **staff)).active is True
+            assert desired(active_on(example, date(2027, 1, 1), **staff)).active is False
+        if "start_date" in example:
+            assert desired(active_on(example, date(2026, 12, 31), **joiner)).active is False
+            assert desired(active_on(example, date(2027, 1, 1), **joiner)).active is True
