@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sync.config import JobConfig
 from sync.mapping import Mapper
@@ -20,10 +21,10 @@ class DesiredRead:
     skipped: list[Skipped]
 
 
-def read_desired(job: JobConfig) -> DesiredRead:
-    """Read `job`'s source completely and map every record (SourceError: no partial read)."""
+def read_desired(job: JobConfig, *, today: date) -> DesiredRead:
+    """Read `job`'s source completely and map every record as of `today` (no partial read)."""
     mapper = Mapper(job.mapping, job.active_expression(), job.match_on)
     source = build_source(job.source, mapper.referenced_names())
     people = list(source.read())
-    desired, skipped = mapper.map_all(people)
+    desired, skipped = mapper.map_all(people, today=today)
     return DesiredRead(source.describe(), len(people), desired, skipped)

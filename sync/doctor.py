@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 
 from rich.console import Console
@@ -39,7 +40,7 @@ def _state(config: AppConfig) -> str:
 
 
 def _source(job: JobConfig) -> str:
-    read = read_desired(job)
+    read = read_desired(job, today=datetime.now(UTC).date())
     leavers = sum(1 for d in read.desired if not d.active)
     text = (
         f"{read.source}: {read.records} records, {len(read.desired) - leavers} active, "

@@ -131,7 +131,8 @@ class _JobRun:
 
     def _read_source(self, policy: Policy) -> DesiredRead:
         """The whole source, mapped, or an error; the source guards before anything is planned."""
-        read = read_desired(self.job)
+        # One clock for the run: mapping sees its UTC date as `today`, the graces its time.
+        read = read_desired(self.job, today=self.now.date())
         self.report.source_records = read.records
         log.info("source_read", source=read.source, records=read.records)
         last = self.store.last_successful_source_count(self.job.name)

@@ -5,14 +5,18 @@ a Jinja2 template, compiled once and evaluated in an immutable sandbox with Stri
 so a misspelt column is an error rather than a silently blank field. Templates see the
 record's attributes as top-level names (a name matches an attribute that differs only in
 case when there is no exact one; LDAP attribute names are case-insensitive) and the whole
-record as `record` (for names that are not identifiers: `record['e-mail']`).
+record as `record` (for names that are not identifiers: `record['e-mail']`). They also see
+`today`, the run's date (a `datetime.date` the caller passes in: the mapper reads no clock),
+`days(n)` and the `date` filter (sync.dates). `record`, `today` and `days` win over a source
+column of the same name, which stays reachable as `record['today']`.
 
 Errors are split by who must act:
 - MappingError (the run stops, exit 2) for config mistakes: a syntax error, a name the
   record does not have, a sandbox violation, output over the size limit.
 - Skipped (the person is left out and reported, the run goes on) for bad data: an
-  invalid email, an empty required field, a value that is not a boolean, or a template
-  that fails on this record's values (e.g. indexing past the end of a split).
+  invalid email, an empty required field, a value that is not a boolean, a date that does
+  not parse, or a template that fails on this record's values (e.g. indexing past the end
+  of a split).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, nodes
@@ -28,6 +33,7 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from sync.dates import DateFormatError, DateValueError, days, parse_date, prepare_date_filters
 from sync.errors import MappingError
 from sync.model import (
     BOOL_FIELDS,
@@ -46,8 +52,11 @@ __all__ = ["MAX_OUTPUT_CHARS", "MAX_RANGE", "Mapper", "parse_bool"]
 MAX_RANGE = 10_000  # items one range() may produce
 MAX_OUTPUT_CHARS = 10_000  # characters one field's template may render
 _MAX_POWER_BITS = 10_000
+# Names the mapper provides to every expression; they win over a column of the same name.
+_PROVIDED_NAMES = frozenset({"record", "today", "days"})
 # Names a template may read that are not source columns (see referenced_names).
-_NON_COLUMN_NAMES = frozenset({"record", "groups"})
+_NON_COLUMN_NAMES = _PROVIDED_NAMES | {"groups"}
+_DATE_FORMAT_HINT = "give a strptime format with a day, month and year, e.g. '%d.%m.%Y'"
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
 
@@ -72,6 +81,7 @@ def parse_bool(value: object) -> bool | None:
 # before the output limit could see it.
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 _PRINTF_SPEC = re.compile(r"%%|%(?:\([^)]*\))?[#0 +-]*(\d+|\*)?(?:\.(\d+|\*))?")
+_STRFTIME_WIDTH = re.compile(r"%[-_0^#]*(\d+)")
 
 
 def _check_width(value: object) -> None:
@@ -109,10 +119,15 @@ class _Environment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%"})
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Refuse padding a string to a width over the output limit."""
-        if isinstance(getattr(obj, "__self__", None), str) and obj.__name__ in _PADDING_METHODS:
+        """Refuse padding a string, or a date's strftime, to a width over the output limit."""
+        owner = getattr(obj, "__self__", None)
+        if isinstance(owner, str) and obj.__name__ in _PADDING_METHODS:
             for value in (*args, *kwargs.values()):
                 _check_width(value)
+        if isinstance(owner, date) and obj.__name__ == "strftime":
+            for value in (*args, *kwargs.values()):
+                for digits in _STRFTIME_WIDTH.findall(str(value)):
+                    _check_width(int(digits))
         return super().call(context, obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
@@ -155,6 +170,7 @@ def _environment() -> _Environment:
     env = _Environment(undefined=StrictUndefined, autoescape=False)
     env.globals.pop("lipsum", None)  # lipsum(n=10**6) would bypass the output limit
     env.globals["range"] = _limited_range
+    env.filters["date"] = parse_date
     # Filters are called directly, not through env.call: check their widths here.
     center, indent, printf = env.filters["center"], env.filters["indent"], env.filters["format"]
 
@@ -201,12 +217,15 @@ class _Expression:
         self.source = source
         try:
             tree = env.parse(source)
+            prepare_date_filters(tree)
             self.template: Template = env.from_string(tree)
         except TemplateSyntaxError as exc:
             raise MappingError(
                 f"{label}: template syntax error: {exc.message} in {source!r}",
                 hint="fix the Jinja2 expression in the job's config",
             ) from exc
+        except DateFormatError as exc:
+            raise MappingError(f"{label}: {exc}", hint=_DATE_FORMAT_HINT) from None
         names = find_undeclared_variables(tree) - set(env.globals)
         self.names = frozenset(names)  # every top-level name read
         self.required = self.names - _guarded_only(tree)  # those without a default
@@ -215,7 +234,7 @@ class _Expression:
         """The rendered text; MappingError for config mistakes, ValueError for bad data."""
         missing = sorted(name for name in self.required if name not in context)
         if missing:
-            available = ", ".join(sorted(k for k in context if k != "record")) or "none"
+            available = ", ".join(sorted(k for k in context if k not in _PROVIDED_NAMES)) or "none"
             raise MappingError(
                 f"{self.label}: {', '.join(missing)} is undefined for record {origin} "
                 f"(available names: {available})",
@@ -228,6 +247,10 @@ class _Expression:
                 f"{self.label}: refused by the sandbox for record {origin}: {exc}",
                 hint="mapping expressions may only read values, not Python internals",
             ) from exc
+        except DateFormatError as exc:
+            raise MappingError(f"{self.label}: {exc}", hint=_DATE_FORMAT_HINT) from None
+        except DateValueError as exc:
+            raise ValueError(f"{self.label}: {exc}") from None
         except MemoryError:
             raise MappingError(
                 f"{self.label}: ran out of memory for record {origin}",
@@ -298,21 +321,23 @@ class Mapper:
         """
         return self._required - _NON_COLUMN_NAMES
 
-    def map_all(self, people: Iterable[Person]) -> tuple[list[DesiredUser], list[Skipped]]:
-        """Map every person; MappingError (a config mistake) stops at the first one."""
+    def map_all(
+        self, people: Iterable[Person], *, today: date
+    ) -> tuple[list[DesiredUser], list[Skipped]]:
+        """Map every person as of `today`; MappingError (a config mistake) stops at the first."""
         desired: list[DesiredUser] = []
         skipped: list[Skipped] = []
         for person in people:
-            result = self.map(person)
+            result = self.map(person, today=today)
             if isinstance(result, Skipped):
                 skipped.append(result)
             else:
                 desired.append(result)
         return desired, skipped
 
-    def map(self, person: Person) -> DesiredUser | Skipped:
-        """The desired user for one person, or why the person is skipped."""
-        context = self._context(person)
+    def map(self, person: Person, *, today: date) -> DesiredUser | Skipped:
+        """The desired user for one person as of `today`, or why the person is skipped."""
+        context = self._context(person, today)
         key: str | None = None
         fields: dict[str, Any] = {}
         # The match field first, so that a later problem can still name the person's key.
@@ -346,10 +371,10 @@ class Mapper:
             raise ValueError(f"active: {text.strip()!r} is not true or false")
         return value
 
-    def _context(self, person: Person) -> dict[str, Any]:
+    def _context(self, person: Person, today: date) -> dict[str, Any]:
         attributes = dict(person.attributes)
         context = dict(attributes)
-        absent = [name for name in self._names if name not in attributes]
+        absent = [n for n in self._names - _PROVIDED_NAMES if n not in attributes]
         if absent:
             by_folded: dict[str, list[str]] = {}
             for key in attributes:
@@ -364,7 +389,7 @@ class Mapper:
                     )
                 if matches:
                     context[name] = attributes[matches[0]]
-        context["record"] = attributes
+        context.update(record=attributes, today=today, days=days)
         return context
 
 

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from structlog.testing import capture_logs
@@ -179,7 +180,7 @@ def test_mapping_reads_ldap_attributes_case_insensitively_and_groups(
         "username",
     )
     config = ldap_config(groups={"admins": group("level1")})
-    desired, skipped = mapper.map_all(LdapSource(config).read())
+    desired, skipped = mapper.map_all(LdapSource(config).read(), today=date(2026, 1, 1))
     by_name = {d.username: d for d in desired if isinstance(d, DesiredUser)}
     assert by_name["carol"].fields == {
         "username": "carol",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sync.errors import MappingError
 from sync.mapping import Mapper, parse_bool
@@ -22,6 +26,7 @@ MAPPING: dict[str, Any] = {
     "teamLead": "{{ role == 'manager' }}",
 }
 ACTIVE = "{{ status == 'active' }}"
+TODAY = date(2026, 6, 15)
 
 
 def person(origin: str = "people.csv:2", **attributes: Any) -> Person:
@@ -53,7 +58,7 @@ def skipped(result: DesiredUser | Skipped) -> Skipped:
 
 
 def test_maps_a_record_to_typed_fields() -> None:
-    user = desired(mapper().map(person()))
+    user = desired(mapper().map(person(), today=TODAY))
     assert user.fields == {
         "username": "joerg.mueller",
         "firstName": "Jörg",
@@ -71,30 +76,32 @@ def test_maps_a_record_to_typed_fields() -> None:
 
 def test_fields_are_exactly_the_mapped_ones() -> None:
     mapping = {k: v for k, v in MAPPING.items() if k not in ("language", "admin", "teamLead")}
-    user = desired(Mapper(mapping, True, "email").map(person()))
+    user = desired(Mapper(mapping, True, "email").map(person(), today=TODAY))
     assert set(user.fields) == {"username", "firstName", "lastName", "email", "personalNumber"}
     assert user.key == "joerg.mueller@example.com"
 
 
 def test_literals_are_used_as_given() -> None:
-    user = desired(mapper(language="  en ", personalNumber=4711, admin=True).map(person()))
+    user = desired(
+        mapper(language="  en ", personalNumber=4711, admin=True).map(person(), today=TODAY)
+    )
     assert user.fields["language"] == "en"
     assert user.fields["personalNumber"] == "4711"
     assert user.fields["admin"] is True
 
 
 def test_a_string_without_template_marks_is_a_literal() -> None:
-    user = desired(mapper(lastName="first_name").map(person()))
+    user = desired(mapper(lastName="first_name").map(person(), today=TODAY))
     assert user.fields["lastName"] == "first_name"
 
 
 def test_values_are_stripped() -> None:
-    user = desired(mapper().map(person(first_name="  Ann  ", last_name="\tLee ")))
+    user = desired(mapper().map(person(first_name="  Ann  ", last_name="\tLee "), today=TODAY))
     assert (user.fields["firstName"], user.fields["lastName"]) == ("Ann", "Lee")
 
 
 def test_empty_personal_number_becomes_none() -> None:
-    user = desired(mapper(match_on="email").map(person(employee_id="  ")))
+    user = desired(mapper(match_on="email").map(person(employee_id="  "), today=TODAY))
     assert user.fields["personalNumber"] is None
 
 
@@ -114,59 +121,65 @@ def test_empty_personal_number_becomes_none() -> None:
     ],
 )
 def test_bool_fields_parse_common_spellings(text: str, value: bool) -> None:
-    user = desired(mapper(admin="{{ is_admin }}").map(person(is_admin=text)))
+    user = desired(mapper(admin="{{ is_admin }}").map(person(is_admin=text), today=TODAY))
     assert user.fields["admin"] is value
     assert parse_bool(text) is value
 
 
 def test_bool_field_with_another_value_skips_the_person() -> None:
-    result = skipped(mapper(admin="{{ is_admin }}").map(person(is_admin="maybe")))
+    result = skipped(mapper(admin="{{ is_admin }}").map(person(is_admin="maybe"), today=TODAY))
     assert result.reason == "admin: 'maybe' is not true or false"
     assert result.key == "1001"
     assert result.origin == "people.csv:2"
 
 
 def test_active_template_is_coerced_to_bool() -> None:
-    assert desired(mapper().map(person(status="terminated"))).active is False
-    assert desired(mapper(active="{{ status }}").map(person(status="1"))).active is True
-    assert desired(mapper(active="{{ status }}").map(person(status=""))).active is False
+    assert desired(mapper().map(person(status="terminated"), today=TODAY)).active is False
+    assert (
+        desired(mapper(active="{{ status }}").map(person(status="1"), today=TODAY)).active is True
+    )
+    assert (
+        desired(mapper(active="{{ status }}").map(person(status=""), today=TODAY)).active is False
+    )
 
 
 def test_active_literal() -> None:
-    assert desired(mapper(active=False).map(person())).active is False
+    assert desired(mapper(active=False).map(person(), today=TODAY)).active is False
 
 
 def test_active_rendering_that_is_not_a_bool_skips_the_person() -> None:
-    result = skipped(mapper(active="{{ status }}").map(person(status="maybe")))
+    result = skipped(mapper(active="{{ status }}").map(person(status="maybe"), today=TODAY))
     assert result.reason == "active: 'maybe' is not true or false"
 
 
 @pytest.mark.parametrize("email", ["jdoe", "j doe@example.com", "a@b@example.com", "a@localhost"])
 def test_invalid_email_skips_the_person_with_the_reason(email: str) -> None:
-    result = skipped(mapper().map(person(email=email)))
+    result = skipped(mapper().map(person(email=email), today=TODAY))
     assert result.reason == f"invalid email {email.lower()!r}"
 
 
 def test_empty_first_name_skips_the_person() -> None:
-    result = skipped(mapper().map(person(first_name="   ")))
+    result = skipped(mapper().map(person(first_name="   "), today=TODAY))
     assert result.reason == "missing firstName"
     assert result.key == "1001"
 
 
 def test_empty_match_key_skips_the_person_without_a_key() -> None:
-    result = skipped(mapper().map(person(employee_id="")))
+    result = skipped(mapper().map(person(employee_id=""), today=TODAY))
     assert result.key is None
     assert "empty match key" in result.reason
 
 
 def test_data_dependent_template_failure_skips_the_person() -> None:
-    result = skipped(mapper(username="{{ email.split('@')[1] }}").map(person(email="x")))
+    result = skipped(
+        mapper(username="{{ email.split('@')[1] }}").map(person(email="x"), today=TODAY)
+    )
     assert result.reason.startswith("mapping.username: cannot evaluate")
 
 
 def test_undefined_name_is_a_mapping_error_naming_field_origin_and_names() -> None:
     with pytest.raises(MappingError) as caught:
-        mapper(firstName="{{ given_name }}").map(person(origin="people.csv:7"))
+        mapper(firstName="{{ given_name }}").map(person(origin="people.csv:7"), today=TODAY)
     message = str(caught.value)
     assert message.startswith("mapping.firstName: given_name is undefined")
     assert "people.csv:7" in message
@@ -177,7 +190,7 @@ def test_undefined_name_is_a_mapping_error_naming_field_origin_and_names() -> No
 def test_name_with_default_may_be_absent() -> None:
     record = person()
     del record.attributes["language"]  # type: ignore[attr-defined]
-    assert desired(mapper().map(record)).fields["language"] == "de"
+    assert desired(mapper().map(record, today=TODAY)).fields["language"] == "de"
 
 
 def test_template_syntax_error_names_the_field_and_template() -> None:
@@ -203,7 +216,7 @@ def test_active_syntax_error_names_active() -> None:
 )
 def test_sandbox_escape_is_a_mapping_error(template: str) -> None:
     with pytest.raises(MappingError, match="refused by the sandbox"):
-        mapper(firstName=template).map(person())
+        mapper(firstName=template).map(person(), today=TODAY)
 
 
 @pytest.mark.parametrize(
@@ -219,12 +232,12 @@ def test_sandbox_escape_is_a_mapping_error(template: str) -> None:
 def test_huge_output_or_range_is_refused_quickly(template: str) -> None:
     started = time.perf_counter()
     with pytest.raises(MappingError, match="refused by the sandbox"):
-        mapper(firstName=template).map(person())
+        mapper(firstName=template).map(person(), today=TODAY)
     assert time.perf_counter() - started < 2
 
 
 def test_small_ranges_work() -> None:
-    user = desired(mapper(lastName="{{ range(3) | join('-') }}").map(person()))
+    user = desired(mapper(lastName="{{ range(3) | join('-') }}").map(person(), today=TODAY))
     assert user.fields["lastName"] == "0-1-2"
 
 
@@ -239,7 +252,7 @@ def test_names_match_attributes_differing_only_in_case() -> None:
         "lastName": "{{ sn }}",
         "email": "{{ mail }}",
     }
-    user = desired(Mapper(mapping, True, "username").map(record))
+    user = desired(Mapper(mapping, True, "username").map(record, today=TODAY))
     assert user.fields == {
         "username": "alee",
         "firstName": "Ann",
@@ -249,12 +262,14 @@ def test_names_match_attributes_differing_only_in_case() -> None:
 
 
 def test_exact_name_wins_over_a_case_variant() -> None:
-    user = desired(mapper().map(person(First_Name="Other")))
+    user = desired(mapper().map(person(First_Name="Other"), today=TODAY))
     assert user.fields["firstName"] == "Jörg"
 
 
 def test_record_gives_access_to_any_column_name() -> None:
-    user = desired(mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"})))
+    user = desired(
+        mapper(lastName="{{ record['last name'] }}").map(person(**{"last name": "X"}), today=TODAY)
+    )
     assert user.fields["lastName"] == "X"
 
 
@@ -279,7 +294,7 @@ def test_name_used_both_with_and_without_default_is_required() -> None:
 
 def test_map_all_separates_desired_and_skipped() -> None:
     people = [person(), person(origin="people.csv:3", email="bad", employee_id="1002")]
-    wanted, left_out = mapper().map_all(people)
+    wanted, left_out = mapper().map_all(people, today=TODAY)
     assert [u.key for u in wanted] == ["1001"]
     assert [(s.origin, s.key) for s in left_out] == [("people.csv:3", "1002")]
 
@@ -300,3 +315,181 @@ def test_match_on_must_be_mapped() -> None:
     mapping = {k: v for k, v in MAPPING.items() if k != "personalNumber"}
     with pytest.raises(MappingError, match=r"^match_on: 'personalNumber' is not mapped"):
         Mapper(mapping, True, "personalNumber")
+
+
+# ---- today and dates -------------------------------------------------------------------------
+
+LEAVER = "{{ not exit_date or today <= exit_date | date('%d.%m.%Y') }}"
+JOINER = "{{ today >= start_date | date('%d.%m.%Y') - days(7) }}"
+
+
+def active_on(active: str, today: date, **attributes: Any) -> DesiredUser | Skipped:
+    return mapper(active=active).map(person(**attributes), today=today)
+
+
+def test_today_is_the_date_passed_in() -> None:
+    m = mapper(lastName="{{ today }} {{ today.year }}")
+    assert desired(m.map(person(), today=date(2027, 1, 2))).fields["lastName"] == "2027-01-02 2027"
+    assert desired(m.map(person(), today=TODAY)).fields["lastName"] == "2026-06-15 2026"
+
+
+def test_today_and_days_are_not_source_columns() -> None:
+    assert not {"today", "days"} & mapper(active=JOINER).referenced_names()
+
+
+def test_a_column_named_today_is_reachable_through_record() -> None:
+    m = mapper(lastName="{{ today }}|{{ record.today }}|{{ record['today'] }}")
+    user = desired(m.map(person(today="column", Today="other"), today=TODAY))
+    assert user.fields["lastName"] == "2026-06-15|column|column"
+
+
+@pytest.mark.parametrize(
+    ("text", "template"),
+    [
+        ("31.12.2026", "{{ d | date('%d.%m.%Y') }}"),
+        ("2026-12-31", "{{ d | date }}"),
+        ("2026-12-31", "{{ d | date('%Y-%m-%d') }}"),
+        ("12/31/2026", "{{ d | date('%m/%d/%Y') }}"),
+        ("31/12/26", "{{ d | date(format='%d/%m/%y') }}"),
+        ("31 Dec 2026", "{{ d | date('%d %b %Y') }}"),
+    ],
+)
+def test_date_parses_each_format(text: str, template: str) -> None:
+    user = desired(mapper(lastName=template).map(person(d=text), today=TODAY))
+    assert user.fields["lastName"] == "2026-12-31"
+
+
+@pytest.mark.parametrize("value", ["", None])
+def test_an_empty_or_missing_date_is_none(value: str | None) -> None:
+    m = mapper(lastName="{{ d | date('%d.%m.%Y') is none }}/{{ d | date is none }}")
+    assert desired(m.map(person(d=value), today=TODAY)).fields["lastName"] == "True/True"
+
+
+def test_a_non_iso_date_without_a_format_skips_the_person_and_asks_for_one() -> None:
+    result = skipped(
+        mapper(active=JOINER.replace("('%d.%m.%Y')", "")).map(
+            person(start_date="01/02/2026"), today=TODAY
+        )
+    )
+    assert result.reason == (
+        "active: start_date '01/02/2026' is not an ISO date (YYYY-MM-DD); "
+        "other layouts need their format, e.g. date('%d.%m.%Y')"
+    )
+    assert result.key == "1001"
+
+
+@pytest.mark.parametrize(
+    ("template", "column"),
+    [
+        ("{{ exit_date | date('%d.%m.%Y') }}", "exit_date"),
+        ("{{ record['exit date'] | date('%d.%m.%Y') }}", "record['exit date']"),
+        ("{{ record.exit_date | date('%d.%m.%Y') }}", "record.exit_date"),
+    ],
+)
+def test_an_unparseable_date_skips_the_person_naming_field_column_value_and_format(
+    template: str, column: str
+) -> None:
+    bad = person(exit_date="31.13.2026", **{"exit date": "31.13.2026"})
+    result = skipped(mapper(lastName=template).map(bad, today=TODAY))
+    assert result.reason == (
+        f"mapping.lastName: {column} '31.13.2026' is not a date in the format '%d.%m.%Y' "
+        "(e.g. '31.12.2026')"
+    )
+    assert (result.origin, result.key) == ("people.csv:2", "1001")
+
+
+def test_a_bad_date_in_one_record_skips_only_that_person() -> None:
+    people = [person(exit_date="31.12.2026"), person("people.csv:3", exit_date="soon")]
+    wanted, left_out = mapper(active=LEAVER).map_all(people, today=TODAY)
+    assert [u.origin for u in wanted] == ["people.csv:2"]
+    assert [s.origin for s in left_out] == ["people.csv:3"]
+    assert "exit_date 'soon'" in left_out[0].reason
+
+
+@pytest.mark.parametrize(
+    ("fmt", "problem"),
+    [
+        ("%Y", "lacks the day, month or year"),
+        ("dd.mm.yyyy", "lacks the day, month or year"),
+        ("%Q.%m.%Y", "is not valid"),
+        ("%-d.%m.%Y", r"has flags or widths \(strptime takes none\)"),
+        ("%999999999d.%m.%Y", r"has flags or widths \(strptime takes none\)"),
+    ],
+)
+def test_a_date_format_that_cannot_describe_a_date_is_a_mapping_error(
+    fmt: str, problem: str
+) -> None:
+    with pytest.raises(MappingError, match=rf"^active: date format '{re.escape(fmt)}' {problem}"):
+        mapper(active=f"{{{{ exit_date | date('{fmt}') }}}}")
+    dynamic = mapper(active="{{ exit_date | date(fmt) }}")
+    with pytest.raises(MappingError, match=rf"^active: date format '{re.escape(fmt)}' {problem}"):
+        dynamic.map(person(exit_date="31.12.2026", fmt=fmt), today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("today", "active"),
+    [(date(2026, 12, 30), True), (date(2026, 12, 31), True), (date(2027, 1, 1), False)],
+)
+def test_a_leaver_is_active_through_the_exit_date_and_leaves_the_day_after(
+    today: date, active: bool
+) -> None:
+    assert desired(active_on(LEAVER, today, exit_date="31.12.2026")).active is active
+
+
+def test_a_person_without_an_exit_date_stays_active() -> None:
+    assert desired(active_on(LEAVER, date(2099, 1, 1), exit_date="")).active is True
+
+
+@pytest.mark.parametrize(
+    ("today", "active"),
+    [(date(2026, 12, 31), False), (date(2027, 1, 1), True), (date(2027, 1, 8), True)],
+)
+def test_a_joiner_is_active_from_seven_days_before_the_start_date(
+    today: date, active: bool
+) -> None:
+    assert desired(active_on(JOINER, today, start_date="08.01.2027")).active is active
+
+
+def test_days_must_be_a_whole_number() -> None:
+    result = skipped(active_on("{{ today > today - days('7') }}", TODAY))
+    assert result.reason.startswith("active: cannot evaluate for this record: days() takes")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ today.__class__ }}",
+        "{{ days.__globals__ }}",
+        "{{ (today | string).__class__ }}",
+        "{{ today.strftime('%_999999999d') }}",
+        "{{ today.strftime('%999999999Y') }}",
+        "{{ '{:%_999999999d}'.format(today) }}",
+    ],
+)
+def test_the_sandbox_refuses_internals_and_huge_widths_of_dates(template: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(MappingError, match="refused by the sandbox"):
+        mapper(lastName=template).map(person(), today=TODAY)
+    assert time.perf_counter() - started < 2
+
+
+def documented_date_examples() -> list[str]:
+    """The dated `active:` examples of config.example.yaml (commented) and the README."""
+    repo = Path(__file__).resolve().parents[2]
+    text = (repo / "config.example.yaml").read_text() + (repo / "README.md").read_text()
+    found = re.findall(r'^[ #]*active: ("\{\{ .*today.* \}\}")$', text, flags=re.MULTILINE)
+    return [yaml.safe_load(example) for example in found]
+
+
+def test_the_documented_date_examples_do_what_they_say() -> None:
+    examples = documented_date_examples()
+    assert len(examples) == 5
+    staff = {"exit_date": "31.12.2026", "start_date": "01.01.2020"}
+    joiner = {"exit_date": "", "start_date": "08.01.2027"}
+    for example in examples:
+        if "exit_date" in example:
+            assert desired(active_on(example, date(2026, 12, 31), **staff)).active is True
+            assert desired(active_on(example, date(2027, 1, 1), **staff)).active is False
+        if "start_date" in example:
+            assert desired(active_on(example, date(2026, 12, 31), **joiner)).active is False
+            assert desired(active_on(example, date(2027, 1, 1), **joiner)).active is True
