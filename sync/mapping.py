@@ -21,19 +21,16 @@ Errors are split by who must act:
 
 from __future__ import annotations
 
-import re
-import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, nodes
+from jinja2 import Template, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.meta import find_undeclared_variables
-from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from sync.dates import DateFormatError, DateValueError, days, parse_date, prepare_date_filters
+from sync.dates import DateFormatError, DateValueError, days, prepare_date_filters
 from sync.errors import MappingError
 from sync.model import (
     BOOL_FIELDS,
@@ -46,12 +43,10 @@ from sync.model import (
     required_fields_problem,
 )
 from sync.model import match_key as make_match_key
+from sync.sandbox import MAX_OUTPUT_CHARS, sandbox
 
-__all__ = ["MAX_OUTPUT_CHARS", "MAX_RANGE", "Mapper", "parse_bool"]
+__all__ = ["Mapper", "parse_bool"]
 
-MAX_RANGE = 10_000  # items one range() may produce
-MAX_OUTPUT_CHARS = 10_000  # characters one field's template may render
-_MAX_POWER_BITS = 10_000
 # Names the mapper provides to every expression; they win over a column of the same name.
 _PROVIDED_NAMES = frozenset({"record", "today", "days"})
 # Names a template may read that are not source columns (see referenced_names).
@@ -79,117 +74,6 @@ def parse_bool(value: object) -> bool | None:
 
 # str methods whose first argument is a width: `email.ljust(10**9)` builds a 1 GB string
 # before the output limit could see it.
-_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
-_PRINTF_SPEC = re.compile(r"%%|%(?:\([^)]*\))?[#0 +-]*(\d+|\*)?(?:\.(\d+|\*))?")
-_STRFTIME_WIDTH = re.compile(r"%[-_0^#]*(\d+)")
-
-
-def _check_width(value: object) -> None:
-    """SecurityError for a width or count that would build a string over the output limit."""
-    if isinstance(value, int) and value > MAX_OUTPUT_CHARS:
-        raise SecurityError(f"width {value} is over the limit of {MAX_OUTPUT_CHARS}")
-
-
-def _check_printf(fmt: str, args: Any) -> None:
-    """Refuse `'%0999999999d' % 1`: a width or precision over the output limit."""
-    starred = False
-    for match in _PRINTF_SPEC.finditer(fmt):
-        for spec in match.groups():
-            starred |= spec == "*"
-            _check_width(int(spec) if spec and spec.isdigit() else 0)
-    for value in (args if isinstance(args, tuple) else (args,)) if starred else ():
-        _check_width(value)
-
-
-def _check_str_format(fmt: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Refuse `'{:>999999999}'.format(x)`, also with the width in an argument ({:{w}})."""
-    for _text, _field, spec, _conversion in string.Formatter().parse(fmt):
-        for digits in re.findall(r"\d+", spec or ""):
-            _check_width(int(digits))
-        if spec and "{" in spec:
-            mappings = [a for a in args if isinstance(a, Mapping)]
-            values = [*args, *kwargs.values(), *(v for m in mappings for v in m.values())]
-            for value in values:
-                _check_width(value)
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with limits so that an expression cannot hang or exhaust a run."""
-
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Refuse padding a string, or a date's strftime, to a width over the output limit."""
-        owner = getattr(obj, "__self__", None)
-        if isinstance(owner, str) and obj.__name__ in _PADDING_METHODS:
-            for value in (*args, *kwargs.values()):
-                _check_width(value)
-        if isinstance(owner, date) and obj.__name__ == "strftime":
-            for value in (*args, *kwargs.values()):
-                for digits in _STRFTIME_WIDTH.findall(str(value)):
-                    _check_width(int(digits))
-        return super().call(context, obj, *args, **kwargs)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        """str.format / format_map, with their widths checked."""
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-        fmt = str(value.__self__)
-
-        def checked(*args: Any, **kwargs: Any) -> str:
-            _check_str_format(fmt, args, kwargs)
-            return wrapped(*args, **kwargs)
-
-        return checked
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Refuse repetitions, powers and %-formats whose result would be huge."""
-        if operator == "%" and isinstance(left, str):
-            _check_printf(left, right)
-        if operator == "*":
-            for seq, count in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
-                if sized and len(seq) * count > MAX_OUTPUT_CHARS:
-                    raise SecurityError(f"repetition longer than {MAX_OUTPUT_CHARS} items")
-        ints = isinstance(left, int) and isinstance(right, int)
-        if operator == "**" and ints and left.bit_length() * right > _MAX_POWER_BITS:
-            raise SecurityError("power too large")
-        return super().call_binop(context, operator, left, right)
-
-
-def _limited_range(*args: int) -> range:
-    """range() that refuses more than MAX_RANGE items."""
-    result = range(*args)
-    if len(result) > MAX_RANGE:
-        raise SecurityError(f"range of {len(result)} items (the limit is {MAX_RANGE})")
-    return result
-
-
-def _environment() -> _Environment:
-    env = _Environment(undefined=StrictUndefined, autoescape=False)
-    env.globals.pop("lipsum", None)  # lipsum(n=10**6) would bypass the output limit
-    env.globals["range"] = _limited_range
-    env.filters["date"] = parse_date
-    # Filters are called directly, not through env.call: check their widths here.
-    center, indent, printf = env.filters["center"], env.filters["indent"], env.filters["format"]
-
-    def checked_center(value: str, width: int = 80) -> str:
-        _check_width(width)
-        return str(center(value, width))
-
-    def checked_indent(text: str, width: int | str = 4, *args: Any, **kwargs: Any) -> str:
-        _check_width(width)
-        return str(indent(text, width, *args, **kwargs))
-
-    def checked_format(value: str, *args: Any, **kwargs: Any) -> str:
-        _check_printf(str(value), args or kwargs)
-        return str(printf(value, *args, **kwargs))
-
-    env.filters.update(center=checked_center, indent=checked_indent, format=checked_format)
-    return env
-
-
 def _is_template(value: object) -> bool:
     return isinstance(value, str) and any(mark in value for mark in ("{{", "{%", "{#"))
 
@@ -212,7 +96,7 @@ def _guarded_only(tree: nodes.Template) -> frozenset[str]:
 class _Expression:
     """One field's template: compiled once, with the names it needs."""
 
-    def __init__(self, env: _Environment, label: str, source: str) -> None:
+    def __init__(self, env: ImmutableSandboxedEnvironment, label: str, source: str) -> None:
         self.label = label
         self.source = source
         try:
@@ -277,7 +161,7 @@ class Mapper:
     def __init__(self, mapping: Mapping[str, Any], active: str | bool, match_on: str) -> None:
         self._check_fields(mapping, match_on)
         self.match_on = match_on
-        self._env = _environment()
+        self._env = sandbox()
         self._literals: dict[str, Any] = {}
         self._templates: dict[str, _Expression] = {}
         for field, value in mapping.items():
