@@ -218,8 +218,14 @@ def run_jobs(
     progress: ProgressFactory | None = None,
     now: datetime | None = None,
 ) -> list[RunReport]:
-    """Run jobs one after another under one run lock and one client."""
-    with open_run(config, [job.name for job in jobs], offline=options.offline) as opened:
+    """Run jobs one after another under one run lock and one client.
+
+    `now` is the runs' time (default: the clock): what the planner compares with, and what the
+    store records (`missing_since`, `locked_at`, `delete_refused_at`...), so that a later run
+    given a later `now` measures its graces and delays from the same timeline.
+    """
+    names = [job.name for job in jobs]
+    with open_run(config, names, offline=options.offline, now=now) as opened:
         return [
             run_job(
                 config,

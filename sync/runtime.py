@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sync.config import AppConfig
 from sync.logging import register_secret
@@ -18,9 +19,13 @@ from sync.timetrack.client import TimeTrackClient
 
 
 @contextmanager
-def open_store(config: AppConfig) -> Iterator[StateStore]:
-    """The state database of `config`, upgraded (or checked) to the current schema."""
-    with StateStore(config.state.url, auto_migrate=config.state.auto_migrate) as store:
+def open_store(config: AppConfig, *, now: datetime | None = None) -> Iterator[StateStore]:
+    """The state database of `config`, upgraded (or checked) to the current schema.
+
+    With `now`, every time the store records is `now` (a run at a given time); else the clock's.
+    """
+    clock = None if now is None else (lambda: now)
+    with StateStore(config.state.url, auto_migrate=config.state.auto_migrate, clock=clock) as store:
         yield store
 
 
@@ -40,9 +45,15 @@ class OpenRun:
 
 
 @contextmanager
-def open_run(config: AppConfig, jobs: Sequence[str], *, offline: bool = False) -> Iterator[OpenRun]:
+def open_run(
+    config: AppConfig,
+    jobs: Sequence[str],
+    *,
+    offline: bool = False,
+    now: datetime | None = None,
+) -> Iterator[OpenRun]:
     """Store, run lock and client for runs of `jobs`; LockHeldError when another run is on."""
-    with open_store(config) as store, RunLock(config.state.url, job=", ".join(jobs)):
+    with open_store(config, now=now) as store, RunLock(config.state.url, job=", ".join(jobs)):
         store.fail_stale_runs()  # under the lock: a `running` row now is a dead process's
         client = None if offline else open_client(config)
         try:

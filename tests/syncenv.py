@@ -8,6 +8,7 @@ import csv
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from sync.engine import ProgressFactory, run_jobs
 from sync.model import Operation, TimeTrackUser
 from sync.report import RunOptions, RunReport
 from sync.state.store import OperationRecord, StateStore
-from sync.timetrack.client import TimeTrackClient
+from sync.timetrack.client import TimeTrackClient, WriteResult
 from sync.timetrack.emulator import RunningEmulator
 
 API_KEY = "test-key-4711"
@@ -118,10 +119,20 @@ jobs:
     return SyncEnv(dir=tmp, csv=csv_path, config=config, db=db, secret_file=secret_file)
 
 
-def run(env: SyncEnv, *, progress: ProgressFactory | None = None, **options: bool) -> RunReport:
-    """One real run of the env's job through the engine (its own store, client and lock)."""
+def run(
+    env: SyncEnv,
+    *,
+    progress: ProgressFactory | None = None,
+    now: datetime | None = None,
+    **options: bool,
+) -> RunReport:
+    """One real run of the env's job through the engine (its own store, client and lock).
+
+    `now` is the run's time (default: the clock).
+    """
     config = load_config(env.config)
-    return run_jobs(config, list(config.jobs), RunOptions(**options), progress=progress)[0]
+    jobs = list(config.jobs)
+    return run_jobs(config, jobs, RunOptions(**options), progress=progress, now=now)[0]
 
 
 def usernames(emu: RunningEmulator) -> Counter[str]:
@@ -164,3 +175,14 @@ def after_listing(monkeypatch: pytest.MonkeyPatch, action: Callable[[], object])
         return users
 
     monkeypatch.setattr(TimeTrackClient, "list_users", list_then_act)
+
+
+def before_deletes(monkeypatch: pytest.MonkeyPatch, action: Callable[[str], object]) -> None:
+    """Call `action(user_id)` each time the engine is about to DELETE a TimeTrack user."""
+    original = TimeTrackClient.delete_user
+
+    def act_then_delete(self: TimeTrackClient, user_id: str) -> WriteResult:
+        action(user_id)
+        return original(self, user_id)
+
+    monkeypatch.setattr(TimeTrackClient, "delete_user", act_then_delete)

@@ -83,12 +83,16 @@ class StateStore:
     """The state database of timetrack-sync (SQLite file or PostgreSQL)."""
 
     def __init__(
-        self, url: str, *, auto_migrate: bool = True, clock: Callable[[], datetime] = _utcnow
+        self,
+        url: str,
+        *,
+        auto_migrate: bool = True,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._engine = db.create_state_engine(url)
         self._where = db.describe(self._engine.url)
         self._is_sqlite = self._engine.dialect.name == "sqlite"
-        self._now = clock
+        self._now = clock or _utcnow
         try:
             migrate.ensure_current(self._engine, auto_migrate=auto_migrate)
         except BaseException:
