@@ -5,26 +5,37 @@ username for the same personnel number, maybe someone else's or a protected one)
 bad email, lets several people go at once, puts a key in the export twice, and ships broken
 exports (header only -> the source guard; zero bytes, truncated inside a quote, undecodable
 -> SourceError). An admin edits, renames, disables, enables, deletes and creates users
-directly in TimeTrack (not audited). The real engine (`run_job`) syncs, dry or real, with or
-without --allow-mass-delete, over HTTP to the emulator (one per module, reset per example)
-and a fresh SQLite state database per example.
+directly in TimeTrack (not audited), and deactivates one (on the offboarding queue or any).
+Users record time, so TimeTrack refuses to delete them (400, 409 or 422), unless its
+delete is soft (it disables). Time passes between runs (0 to 72 hours). The real engine
+(`run_job`, at the machine's time) syncs, dry or real, with or without --allow-mass-delete,
+over HTTP to the emulator (one per module, reset per example) and a fresh SQLite state
+database per example (on the same clock).
 
 After every run (`RunCheck`, against the state before it and `sync_model`'s own reading of
 the export): the source guards and SourceError stop the run with nothing written; the
 conflicts the export causes are reported and every reported conflict has a cause; every
 active person not left out (conflict, bad row, protected) owns a TimeTrack user equal to
-the desired one; exactly the owed deletes happen, never more than the limits allow unless
---allow-mass-delete; left-out people, unowned and protected users are untouched; grace
-counters are right; a dry run writes nothing; after a clean real run a second plan is empty
-but for what that run made possible (deletes after their grace run, people whose conflict
-it resolved). After every step: no `pending` journal row, one `done` journal row per write
-TimeTrack audited and vice versa, no password in the journal, the protected and the
-outsider user unchanged and never owned. No run logs the API secret.
+the desired one, and a rehired one is `active` again in place; every owned leaver past its
+grace is locked once (a PUT with a new password, admin and teamLead off; never again while
+it stays locked or retained), deleted when its delete is due, retained (locked, by the
+delete's fallback if need be) when TimeTrack refuses, `deactivated` and never written when
+TimeTrack lists it disabled; the delete guards count the distinct users locked or deleted
+and, when they trip, no lock and no delete happens; left-out people, unowned and protected
+users are untouched; grace counters and offboarding states are right; a dry run writes
+nothing; after a clean real run a second plan is empty but for people whose conflict that
+run resolved. After every step: no `pending` journal row, one `done` journal row per write
+TimeTrack audited and vice versa, one `refused` row per DELETE TimeTrack refused, no
+password in the journal, the protected and the outsider user unchanged and never owned. No
+run logs the API secret.
 
 Policy: delete on, max_deletes 3, max_delete_percent 50, max_source_shrink_percent 50,
-max_invalid_percent 50, delete_grace_runs 0 or 1 (one test each), protected api-admin (seeded
-in TimeTrack) and user8 (person 8's own username). `make test` runs a short machine; with
-HYPOTHESIS_PROFILE=soak (`make soak`) it runs 20 times as many, longer examples.
+max_invalid_percent 50, protected api-admin (seeded in TimeTrack) and user8 (person 8's own
+username), and one of two offboarding configurations (one test each, `CONFIGS`): "locking"
+(locks at once, deletes a day after the lock, retries a refused delete after 3 days) and
+"deleting" (no locks; a grace of one run and 12 hours, the delete 6 hours after it, retries
+after a day). `make test` runs a short machine; with HYPOTHESIS_PROFILE=soak (`make soak`)
+it runs 20 times as many, longer examples.
 """
 
 from __future__ import annotations
@@ -171,6 +182,8 @@ class SyncMachine(RuleBasedStateMachine):
         self.config = load_config(env.config)
         self.job = self.config.job(JOB)
         self.store = StateStore(self.config.state.url, clock=lambda: self.now)
+        self.recording = False  # every new TimeTrack user records time at once
+        self.recorded: set[int] = set()  # the users `recording` gave time entries
         self.rows: dict[int, Row] = {}
         self.duplicates: list[Row] = []
         self.broken: str | None = None
@@ -194,8 +207,10 @@ class SyncMachine(RuleBasedStateMachine):
     def pick(self, data: st.DataObject, choices: list[Any]) -> Any:
         return data.draw(st.sampled_from(choices))
 
-    @initialize(staff=st.sets(st.sampled_from(PEOPLE), min_size=3))
-    def hr_starts_with(self, staff: set[int]) -> None:
+    @initialize(staff=st.sets(st.sampled_from(PEOPLE), min_size=3), recording=st.booleans())
+    def hr_starts_with(self, staff: set[int], recording: bool = False) -> None:
+        """HR's first export; with `recording`, everyone records time from their first day."""
+        self.recording = recording
         for n in sorted(staff):
             self.rows[n] = person(n)
         self.export()
@@ -308,15 +323,22 @@ class SyncMachine(RuleBasedStateMachine):
             )
 
     @precondition(lambda self: self.others())
-    @rule(data=st.data(), entries=st.sampled_from([1, 40, 0]), mode=st.sampled_from(DELETE_MODES))
+    @rule(
+        data=st.data(),
+        everyone=st.booleans(),
+        entries=st.sampled_from([1, 40, 0]),
+        mode=st.sampled_from(DELETE_MODES),
+    )
     def tt_refuses_deletes_with_time_entries(
-        self, data: st.DataObject, entries: int, mode: str
+        self, data: st.DataObject, everyone: bool, entries: int, mode: str
     ) -> None:
-        """Users record time (or theirs is cleared): TimeTrack refuses to delete users with
-        any, with the status it answers such deletes with (400, 409 or 422); unless its
-        delete only disables users (soft), which refuses nobody."""
-        ids = data.draw(st.sets(st.sampled_from([u["id"] for u in self.others()]), min_size=1))
-        for user_id in sorted(ids):
+        """Users record time (or theirs is cleared), some or everyone: TimeTrack refuses to
+        delete users with any, with the status it answers such deletes with (400, 409 or
+        422); unless its delete only disables users (soft), which refuses nobody."""
+        ids = [u["id"] for u in self.others()]
+        if not everyone:
+            ids = sorted(data.draw(st.sets(st.sampled_from(ids), min_size=1)))
+        for user_id in ids:
             self.state.set_time_entries(user_id, entries)
         status = self.pick(data, list(REFUSED_STATUSES))
         self.state.set_options(delete_refused_status=status, delete_mode=mode)
@@ -351,6 +373,10 @@ class SyncMachine(RuleBasedStateMachine):
     def sync_and_plan_again(self, *, allow_mass_delete: bool) -> None:
         """A real run; after a clean one, a dry run must find nothing left to do."""
         first = self.run(dry_run=False, allow_mass_delete=allow_mass_delete)
+        for user in self.others() if self.recording else ():
+            if user["id"] not in self.recorded:
+                self.recorded.add(user["id"])
+                self.state.set_time_entries(user["id"], 8)
         if first.report.status in ("succeeded", "partial"):
             self.baseline = first.report.source_records
         if first.report.status == "succeeded":
