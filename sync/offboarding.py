@@ -119,9 +119,11 @@ def _delete(
         if now < link.delete_refused_at + policy.delete_retry_after:
             return None
         return f"{reason}; retrying the delete TimeTrack refused on {_day(link.delete_refused_at)}"
-    # delete_after counts from the lock (this run's, when it locks now), or from the end of
-    # the grace when leavers are not locked.
-    start = link.locked_at or (now if policy.lock_leavers else grace_ended)
+    # delete_after counts from the lock (this run's, when it locks now: an earlier lock of a
+    # user an admin deactivated and enabled again no longer holds), or from the end of the
+    # grace when leavers are not locked.
+    locks_now = policy.lock_leavers and link.offboarding not in _LOCKED_STATES
+    start = now if locks_now else link.locked_at or grace_ended
     return reason if now >= start + policy.delete_after else None
 
 

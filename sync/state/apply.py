@@ -98,7 +98,17 @@ def upsert_link(
     """Link a key to a TimeTrack id, replacing an older link of the same key."""
     # An upsert, not an insert: with `on_rename: recreate` the new user is created (and linked)
     # before the old one is deleted; that delete then removes the link only if it still points
-    # at the old id.
+    # at the old id. The replaced link's offboarding belonged to the old user: the new one
+    # starts active (else a lock it never had would spare it when the person leaves).
+    fresh = {
+        "missing_runs": 0,
+        "missing_since": None,
+        "offboarding": Offboarding.ACTIVE.value,
+        "offboarding_at": None,
+        "locked_at": None,
+        "delete_refused_at": None,
+        "delete_refusal": None,
+    }
     stmt = _insert(conn, links).values(
         job=job,
         key=key,
@@ -106,12 +116,11 @@ def upsert_link(
         username=username,
         origin=origin,
         desired_hash=desired_hash,
-        missing_runs=0,
-        missing_since=None,
         created_at=now,
         updated_at=now,
+        **fresh,
     )
-    columns = ("tt_id", "username", "origin", "desired_hash", "missing_runs", "missing_since")
+    columns = ("tt_id", "username", "origin", "desired_hash", *fresh)
     set_ = {c: stmt.excluded[c] for c in (*columns, "updated_at")}
     conn.execute(stmt.on_conflict_do_update(index_elements=[links.c.job, links.c.key], set_=set_))
 

@@ -24,7 +24,7 @@ from alembic.runtime.migration import MigrationContext
 from structlog.testing import capture_logs
 
 from sync.errors import LockHeldError, StateError
-from sync.model import Action, Operation, TimeTrackUser
+from sync.model import Action, Offboarding, Operation, TimeTrackUser
 from sync.state import RunLock, StateStore, migrate
 from sync.state.store import STALE_RUN_ERROR
 from sync.state.tables import links, metadata
@@ -275,6 +275,45 @@ class StateContract:
         link = store.load_links("hr")["7001"]
         assert (link.tt_id, link.origin) == ("8", "created")
         assert set(store.load_snapshot()) == {"8"}
+
+    def test_a_new_user_linked_to_a_key_starts_active(self, store: StateStore) -> None:
+        """The offboarding of a deleted user does not pass to the key's new user."""
+        store.replace_snapshot([user("7", "amy")], T0)
+        run_id = store.start_run("hr", dry_run=False)
+        lock = Operation(Action.LOCK, "7001", "amy", "7", {"admin": (True, False)})
+        refused = Operation(Action.DELETE, "7001", "amy", "7")
+        for op in (Operation(Action.ADOPT, "7001", "amy", "7"), lock):
+            store.journal_done(
+                store.journal_pending(run_id, "hr", op),
+                "hr",
+                op,
+                user=None,
+                http_status=200,
+                attempts=1,
+                desired_hash=None,
+            )
+        store.journal_refused(
+            store.journal_pending(run_id, "hr", refused),
+            "hr",
+            refused,
+            http_status=400,
+            error="User accounts cannot be deleted if they have recorded time entries.",
+        )
+        assert store.load_links("hr")["7001"].offboarding is Offboarding.RETAINED
+        # An admin deletes user 7; the person is back and gets a new user.
+        new = create_op("7001", "amy")
+        store.journal_done(
+            store.journal_pending(run_id, "hr", new),
+            "hr",
+            new,
+            user=user("8", "amy"),
+            http_status=201,
+            attempts=1,
+            desired_hash="h",
+        )
+        link = store.load_links("hr")["7001"]
+        assert (link.tt_id, link.offboarding) == ("8", Offboarding.ACTIVE)
+        assert (link.locked_at, link.delete_refused_at, link.delete_refusal) == (None, None, None)
 
     def _link(self, store: StateStore, job: str, key: str, tt_id: str) -> None:
         run_id = store.start_run(job, dry_run=False)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 
 from hypothesis import event
@@ -19,13 +20,15 @@ from sync.timetrack.emulator import WriteRecord
 from tests.property.sync_model import (
     PROTECTED_NAMES,
     UNREADABLE,
+    Leaver,
+    Offboard,
     Row,
     SourceView,
     UserDict,
     Wanted,
     conflict_cause,
     delete_guard_trips,
-    expected_deletes,
+    expected_leavers,
     folded,
     matches_desired,
     source_view,
@@ -57,6 +60,10 @@ class Before:
     links: Mapping[str, Link]
     writes: int  # len(state.writes)
     journal: int  # journal rows
+    time_entries: Mapping[str, int]  # TimeTrack id -> recorded time entries
+    soft_delete: bool  # TimeTrack's delete only disables (and never refuses)
+    refused_status: int  # TimeTrack's status for a delete it refuses
+    now: datetime  # the run's time
 
 
 @dataclass
@@ -68,13 +75,15 @@ class RunCheck:
     rows: Sequence[Row]  # the export the run read
     broken: str | None
     baseline: int | None  # source records of the last real run that succeeded
-    grace: int
+    rules: Offboard
     limits: Limits
     allow_mass_delete: bool
     users: Mapping[str, UserDict]  # after the run
     links: Mapping[str, Link]
     writes: Sequence[WriteRecord]  # the writes TimeTrack applied during the run
     journal: Sequence[OperationRecord]  # the whole journal after the run
+    # Whether a user's password is one the run generated (a lock or create sent it).
+    fresh_password: Callable[[str], bool]
     view: SourceView = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,20 +97,45 @@ class RunCheck:
         return self.report.plan
 
     @cached_property
-    def expected_deletes(self) -> dict[str, str]:
-        """Key -> TimeTrack id of the owned users this run must delete (before the guards)."""
-        return expected_deletes(self.view, self.before.links, self.before.users, self.grace)
+    def leavers(self) -> dict[str, Leaver]:
+        """Key -> what this run owes the owned leaver (before the guards)."""
+        return expected_leavers(
+            self.view, self.before.links, self.before.users, self.rules, self.before.now
+        )
 
     @cached_property
     def guarded(self) -> bool:
-        """Whether a delete limit stops every delete of this run."""
+        """Whether a delete limit stops every lock and delete of this run."""
+        offboarded = [k for k, leaver in self.leavers.items() if leaver.lock or leaver.delete]
         trips = delete_guard_trips(
-            len(self.expected_deletes),
+            len(offboarded),
             len(self.before.links),
             self.limits.max_deletes,
             self.limits.max_delete_percent,
         )
         return trips and not self.allow_mass_delete
+
+    @cached_property
+    def locks(self) -> set[str]:
+        """Keys this run must lock (the guards applied)."""
+        return set() if self.guarded else {k for k, lv in self.leavers.items() if lv.lock}
+
+    @cached_property
+    def deletes(self) -> set[str]:
+        """Keys whose delete this run must send (the guards applied)."""
+        return set() if self.guarded else {k for k, lv in self.leavers.items() if lv.delete}
+
+    @cached_property
+    def refused(self) -> set[str]:
+        """Keys whose delete TimeTrack refuses: a hard delete of a user with time entries."""
+        if self.before.soft_delete:
+            return set()
+        return {k for k in self.deletes if self.before.time_entries[self.leavers[k].tt_id]}
+
+    @cached_property
+    def fallbacks(self) -> set[str]:
+        """Refused keys locked by the delete's fallback: locked neither before nor by this run."""
+        return {k for k in self.refused if not self.leavers[k].locked and k not in self.locks}
 
     @cached_property
     def blocked(self) -> bool:
@@ -160,17 +194,21 @@ class RunCheck:
         guarded = self.guarded or self.blocked
         expected = ("guarded", 3) if guarded else ("succeeded", 0)
         assert (self.report.status, self.report.exit_code) == expected, self.plan.guards
-        deletes = set() if self.guarded else set(self.expected_deletes.values())
+        self.plan_offboards_the_owed_leavers()
+        if self.guarded:
+            tally("delete guards tripped")
         if self.report.dry_run or self.blocked:
             self.nothing_written()
-            assert {op.tt_id for op in self.plan.of(Action.DELETE)} == deletes
             assert self.report.applied is None
             return
         applied = self.report.applied
         assert applied is not None and applied.failed == [] and applied.aborted is None
-        self.deletes_are_within_limits(deletes)
+        assert {f.operation.key for f in applied.refused} == self.refused
+        self.offboarding_is_within_limits()
+        self.disabled_users_are_not_written()
         self.left_out_people_are_not_touched()
         self.owned_users_are_as_desired()
+        self.leavers_are_offboarded()
         self.links_are_coherent()
         self.unowned_users_are_untouched()
 
@@ -215,13 +253,43 @@ class RunCheck:
             if self.protected(key) and key not in self.conflicts and person.active:
                 assert any(s.key == key for s in self.plan.skipped), f"{key} not skipped"
 
-    def deletes_are_within_limits(self, expected: set[str]) -> None:
-        deleted = {str(w.user_id) for w in self.writes if w.method == "DELETE"}
+    def plan_offboards_the_owed_leavers(self) -> None:
+        """Exactly the owed locks and deletes are planned, a delete's fallback lock only
+        where the user is locked neither before nor by this run."""
+        assert {op.key for op in self.plan.of(Action.LOCK)} == self.locks
+        deletes = self.plan.of(Action.DELETE)
+        assert {op.key for op in deletes} == self.deletes
+        for op in deletes:
+            leaver = self.leavers[op.key]
+            assert op.tt_id == leaver.tt_id
+            unlocked = not leaver.locked and op.key not in self.locks
+            assert (op.fallback is not None) == unlocked, op
+            assert op.fallback is None or op.fallback.action is Action.LOCK
+
+    def offboarding_is_within_limits(self) -> None:
+        """Distinct users locked or deleted: within the limits (unless allowed), as owed."""
+        locked = Counter(op.match_key for op in self.run_ops if op.action is Action.LOCK)
+        assert all(n == 1 for n in locked.values()), f"locked twice in one run: {locked}"
+        assert set(locked) == self.locks | self.fallbacks, (sorted(locked), self.leavers)
+        sent = {op.match_key: op for op in self.run_ops if op.action is Action.DELETE}
+        assert set(sent) == self.deletes
+        assert {k for k, op in sent.items() if op.status == "refused"} == self.refused
+        for key in self.refused:
+            assert sent[key].http_status == self.before.refused_status, sent[key]
+            assert "time entries" in str(sent[key].error), sent[key]
+        offboarded = set(locked) | set(sent)
         if not self.allow_mass_delete:
             owned = len(self.before.links)
-            assert len(deleted) <= self.limits.max_deletes
-            assert len(deleted) * 100 <= self.limits.max_delete_percent * owned
-        assert deleted == expected, f"deleted {sorted(deleted)}, expected {sorted(expected)}"
+            assert len(offboarded) <= self.limits.max_deletes
+            assert len(offboarded) * 100 <= self.limits.max_delete_percent * owned
+        deleted = {str(w.user_id) for w in self.writes if w.method == "DELETE"}
+        owed = {self.leavers[k].tt_id for k in self.deletes - self.refused}
+        assert deleted == owed, f"deleted {sorted(deleted)}, expected {sorted(owed)}"
+
+    def disabled_users_are_not_written(self) -> None:
+        for write in self.writes:
+            user = self.before.users.get(str(write.user_id))
+            assert user is None or user["enabled"], f"{write} to a disabled user"
 
     def left_out_people_are_not_touched(self) -> None:
         for op in self.run_ops:
@@ -238,25 +306,65 @@ class RunCheck:
             assert user is not None, f"{key} is linked to a missing user"
             assert matches_desired(user, person) == [], (key, user, person)
 
+    def leavers_are_offboarded(self) -> None:
+        """Each owned leaver: deleted, retained, locked, deactivated or waiting, as owed."""
+        now = self.before.now
+        for key, leaver in self.leavers.items():
+            old = self.before.links[key]
+            user = self.users.get(leaver.tt_id)
+            if key in self.deletes - self.refused:
+                assert key not in self.links, f"{key} still linked after its delete"
+                assert user is None or (self.before.soft_delete and not user["enabled"]), user
+                tally("leaver deleted")
+                continue
+            link = self.links.get(key)
+            assert link is not None and link.tt_id == old.tt_id, f"{key} unlinked or relinked"
+            assert link.missing_runs == old.missing_runs + 1, key
+            assert user is not None, f"{key}: its user is gone"
+            locked_now = key in self.locks or key in self.fallbacks
+            if locked_now:
+                assert (user["admin"], user["teamLead"]) == (False, False), user
+                assert self.fresh_password(leaver.tt_id), f"{key} locked without a new password"
+                assert link.locked_at == now, link
+            else:
+                assert user == self.before.users[leaver.tt_id], f"{key} changed"
+                assert link.locked_at == old.locked_at, link
+            if leaver.deactivated:
+                state = "deactivated"
+            elif key in self.refused:
+                state = "retained"
+                assert link.delete_refused_at == now, link
+                assert "time entries" in str(link.delete_refusal), link
+                tally(f"delete refused ({self.before.refused_status})")
+            elif locked_now:
+                state = "retained" if old.offboarding.value == "retained" else "locked"
+            else:
+                state = "leaving" if old.offboarding.value == "active" else old.offboarding.value
+            assert link.offboarding.value == state, (key, link, leaver)
+            tally(f"leaver {state}{' (locked now)' if locked_now else ''}")
+
     def links_are_coherent(self) -> None:
-        for key in self.expected_deletes:
-            if not self.guarded:
-                assert key not in self.links
         for key, link in self.links.items():
+            old = self.before.links.get(key)
             if self.synced(key) is not None:
                 assert link.missing_runs == 0
+                assert (link.offboarding.value, link.locked_at) == ("active", None), link
+                assert link.delete_refused_at is None, link
+                if old is not None and old.offboarding.value != "active":
+                    tally(f"rehired from {old.offboarding.value}")
                 continue
-            old = self.before.links.get(key)
+            if key in self.leavers:
+                continue  # leavers_are_offboarded
             assert old is not None and old.tt_id == link.tt_id, f"{key} relinked"
+            assert (link.offboarding, link.locked_at) == (old.offboarding, old.locked_at), key
             if self.left_out(key):
                 assert link.missing_runs == 0, key
                 # A left-out key's link is kept as it is, even one whose user is gone.
                 assert self.users.get(link.tt_id) == self.before.users.get(link.tt_id), key
                 continue
+            # A protected leaver, or gone from the source: kept as it is, counted missing.
             assert link.tt_id in self.users, f"link {key} points at a user that is gone"
             assert self.users[link.tt_id] == self.before.users[link.tt_id], f"{key} changed"
-            # A leaver or gone: waiting out its grace, or kept by the delete guard.
-            assert self.guarded or key not in self.expected_deletes
             assert link.missing_runs == old.missing_runs + 1, key
 
     def unowned_users_are_untouched(self) -> None:
@@ -274,16 +382,20 @@ class RunCheck:
         assert set(self.users) - set(self.before.users) <= linked, "a created user is not owned"
 
     def second_plan(self, again: Plan) -> None:
-        """After a clean real run a new plan is empty, except for what the run made possible:
-        deletes whose grace run this was, and people whose conflict a write of this run
-        resolved (a deleted user freed their username, an update their personnel number).
+        """After a clean real run a new plan (at the same time) is empty, except for people
+        whose conflict a write of this run resolved (a deleted user freed their username, an
+        update their personnel number).
+
+        Nothing about leavers is left for it: the grace in runs never ends without the
+        grace in time (which then starts with this run), a lock's delete waits
+        `delete_after` (when it is due now it was sent now), a refused delete waits
+        `delete_retry_after`, and every state change the run planned is recorded.
         """
         conflicted = set(self.conflicts)
         for op in again.operations:
-            if op.action is Action.DELETE and self.grace and op.key in self.plan.missing_keys:
-                tally("second plan: a delete after its grace run")
-                continue
             if self.writes and op.key in conflicted:
                 tally(f"second plan: {op.action.value} of a person no longer in conflict")
                 continue
             raise AssertionError(f"a second plan is not empty: {op.describe()}")
+        for change in again.offboarding:
+            assert self.writes and change.key in conflicted, f"second plan: {change}"

@@ -2,11 +2,11 @@
 
 The HR export is a list of rows in the `tests.syncenv` layout, mapped the way the test
 config maps them (username = email's local part, lowercased; active = status "active").
-From the rows and from the state before a run (TimeTrack's users, the job's links) these
-functions say which source conflicts must be reported, which owned users must be deleted,
-and whether a conflict the planner reports has a cause. They restate the rules of the
-architecture's "Safety rules" in the simplest code possible, so that they can disagree with
-the planner.
+From the rows and from the state before a run (TimeTrack's users, the job's links, the
+run's time) these functions say which source conflicts must be reported, which owned leavers
+must be locked or deleted, and whether a conflict the planner reports has a cause. They
+restate the rules of the architecture's "Safety rules" and of offboarding in the simplest
+code possible, so that they can disagree with the planner.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync.model import Link, normalize_field, normalize_personal_number
@@ -159,14 +160,87 @@ def matches_desired(user: UserDict, person: Wanted) -> list[str]:
     return wrong
 
 
-def expected_deletes(
+@dataclass(frozen=True)
+class Offboard:
+    """The job's offboarding settings as the machine configures them (durations in hours)."""
+
+    grace_runs: int  # delete_grace_runs
+    lock: bool  # lock_leavers
+    grace_hours: int  # leaver_grace
+    delete_after_hours: int
+    retry_after_hours: int  # delete_retry_after
+
+    @property
+    def leaver_grace(self) -> timedelta:
+        return timedelta(hours=self.grace_hours)
+
+    @property
+    def delete_after(self) -> timedelta:
+        return timedelta(hours=self.delete_after_hours)
+
+    @property
+    def retry_after(self) -> timedelta:
+        return timedelta(hours=self.retry_after_hours)
+
+    def policy_lines(self) -> str:
+        """The policy keys of these settings, for the job's YAML."""
+        return (
+            f"delete_grace_runs: {self.grace_runs}\n"
+            f"lock_leavers: {str(self.lock).lower()}\n"
+            f"leaver_grace: {self.grace_hours}h\n"
+            f"delete_after: {self.delete_after_hours}h\n"
+            f"delete_retry_after: {self.retry_after_hours}h"
+        )
+
+
+# Offboarding states in which the user is locked already (`links.offboarding`).
+LOCKED_STATES = frozenset({"locked", "retained"})
+
+
+@dataclass(frozen=True)
+class Leaver:
+    """What a real run owes one owned leaver, before the delete guards."""
+
+    tt_id: str
+    state: str  # the link's offboarding state before the run
+    deactivated: bool  # TimeTrack lists the user disabled: never written, `deactivated`
+    lock: bool  # one PUT: a new password, admin and teamLead off
+    delete: bool
+
+    @property
+    def locked(self) -> bool:
+        """Whether the user was locked before the run."""
+        return self.state in LOCKED_STATES
+
+
+def _grace_over(link: Link, rules: Offboard, now: datetime) -> datetime | None:
+    """When the grace ended (both the runs and the time since the first missing run), or None."""
+    if link.missing_runs + 1 <= rules.grace_runs:
+        return None
+    ended = (link.missing_since or now) + rules.leaver_grace
+    return ended if now >= ended else None
+
+
+def _delete_due(link: Link, rules: Offboard, now: datetime, grace_ended: datetime) -> bool:
+    """Whether the delete of a leaver past its grace is due now (`policy.delete` is on)."""
+    if link.offboarding.value == "retained" and link.delete_refused_at is not None:
+        return now >= link.delete_refused_at + rules.retry_after
+    if rules.lock and link.offboarding.value not in LOCKED_STATES:
+        start = now  # locked in this run
+    else:
+        start = link.locked_at or grace_ended
+    return now >= start + rules.delete_after
+
+
+def expected_leavers(
     view: SourceView,
     links: Mapping[str, Link],
     users: Mapping[str, UserDict],
-    grace: int,
-) -> dict[str, str]:
-    """Owned users a real run must delete (before the guards): key -> TimeTrack id."""
-    deletes: dict[str, str] = {}
+    rules: Offboard,
+    now: datetime,
+) -> dict[str, Leaver]:
+    """Owned leavers (left, or gone from the source) and what a real run owes each."""
+    leavers: dict[str, Leaver] = {}
     for key, link in links.items():
         user = users.get(link.tt_id)
         if user is None or key in view.conflicted or key in view.held:
@@ -179,14 +253,20 @@ def expected_deletes(
             names.add(folded(person.username))  # an owned leaver: either name protects
         if names & PROTECTED_NAMES:
             continue
-        if link.missing_runs + 1 > grace:
-            deletes[key] = link.tt_id
-    return deletes
+        state = link.offboarding.value
+        if not user.get("enabled", True):
+            leavers[key] = Leaver(link.tt_id, state, True, False, False)
+            continue
+        ended = _grace_over(link, rules, now)
+        lock = ended is not None and rules.lock and state not in LOCKED_STATES
+        delete = ended is not None and _delete_due(link, rules, now, ended)
+        leavers[key] = Leaver(link.tt_id, state, False, lock, delete)
+    return leavers
 
 
-def delete_guard_trips(deletes: int, owned: int, max_deletes: int, max_percent: float) -> bool:
-    """Whether a run planning `deletes` of `owned` users is stopped by a delete limit."""
-    return deletes > max_deletes or (owned > 0 and deletes * 100 / owned > max_percent)
+def delete_guard_trips(offboarded: int, owned: int, max_deletes: int, max_percent: float) -> bool:
+    """Whether a run locking or deleting `offboarded` of `owned` users is stopped by a limit."""
+    return offboarded > max_deletes or (owned > 0 and offboarded * 100 / owned > max_percent)
 
 
 def conflict_cause(

@@ -5,26 +5,37 @@ username for the same personnel number, maybe someone else's or a protected one)
 bad email, lets several people go at once, puts a key in the export twice, and ships broken
 exports (header only -> the source guard; zero bytes, truncated inside a quote, undecodable
 -> SourceError). An admin edits, renames, disables, enables, deletes and creates users
-directly in TimeTrack (not audited). The real engine (`run_job`) syncs, dry or real, with or
-without --allow-mass-delete, over HTTP to the emulator (one per module, reset per example)
-and a fresh SQLite state database per example.
+directly in TimeTrack (not audited), and deactivates one (on the offboarding queue or any).
+Users record time, so TimeTrack refuses to delete them (400, 409 or 422), unless its
+delete is soft (it disables). Time passes between runs (0 to 72 hours). The real engine
+(`run_job`, at the machine's time) syncs, dry or real, with or without --allow-mass-delete,
+over HTTP to the emulator (one per module, reset per example) and a fresh SQLite state
+database per example (on the same clock).
 
 After every run (`RunCheck`, against the state before it and `sync_model`'s own reading of
 the export): the source guards and SourceError stop the run with nothing written; the
 conflicts the export causes are reported and every reported conflict has a cause; every
 active person not left out (conflict, bad row, protected) owns a TimeTrack user equal to
-the desired one; exactly the owed deletes happen, never more than the limits allow unless
---allow-mass-delete; left-out people, unowned and protected users are untouched; grace
-counters are right; a dry run writes nothing; after a clean real run a second plan is empty
-but for what that run made possible (deletes after their grace run, people whose conflict
-it resolved). After every step: no `pending` journal row, one `done` journal row per write
-TimeTrack audited and vice versa, no password in the journal, the protected and the
-outsider user unchanged and never owned. No run logs the API secret.
+the desired one, and a rehired one is `active` again in place; every owned leaver past its
+grace is locked once (a PUT with a new password, admin and teamLead off; never again while
+it stays locked or retained), deleted when its delete is due, retained (locked, by the
+delete's fallback if need be) when TimeTrack refuses, `deactivated` and never written when
+TimeTrack lists it disabled; the delete guards count the distinct users locked or deleted
+and, when they trip, no lock and no delete happens; left-out people, unowned and protected
+users are untouched; grace counters and offboarding states are right; a dry run writes
+nothing; after a clean real run a second plan is empty but for people whose conflict that
+run resolved. After every step: no `pending` journal row, one `done` journal row per write
+TimeTrack audited and vice versa, one `refused` row per DELETE TimeTrack refused, no
+password in the journal, the protected and the outsider user unchanged and never owned. No
+run logs the API secret.
 
 Policy: delete on, max_deletes 3, max_delete_percent 50, max_source_shrink_percent 50,
-max_invalid_percent 50, delete_grace_runs 0 or 1 (one test each), protected api-admin (seeded
-in TimeTrack) and user8 (person 8's own username). `make test` runs a short machine; with
-HYPOTHESIS_PROFILE=soak (`make soak`) it runs 20 times as many, longer examples.
+max_invalid_percent 50, protected api-admin (seeded in TimeTrack) and user8 (person 8's own
+username), and one of two offboarding configurations (one test each, `CONFIGS`): "locking"
+(locks at once, deletes a day after the lock, retries a refused delete after 3 days) and
+"deleting" (no locks; a grace of one run and 12 hours, the delete 6 hours after it, retries
+after a day). `make test` runs a short machine; with HYPOTHESIS_PROFILE=soak (`make soak`)
+it runs 20 times as many, longer examples.
 """
 
 from __future__ import annotations
@@ -33,8 +44,10 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import structlog.testing
@@ -49,6 +62,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from sync import executor
 from sync.config import load_config
 from sync.engine import run_job
 from sync.model import Action
@@ -63,6 +77,7 @@ from tests.property.sync_model import (
     OUTSIDER,
     PROTECTED,
     PROTECTED_NAMES,
+    Offboard,
     Row,
     folded,
     render_csv,
@@ -75,11 +90,27 @@ POLICY = f"""\
 delete: true
 max_deletes: {LIMITS.max_deletes}
 max_delete_percent: {LIMITS.max_delete_percent:g}
-delete_grace_runs: {{grace}}
+{{offboard}}
 max_source_shrink_percent: {LIMITS.shrink_percent:g}
 max_invalid_percent: {LIMITS.invalid_percent:g}
 protected: [{", ".join(sorted(PROTECTED_NAMES))}]"""
 JOB = "hr"
+# The two offboarding configurations, one test each. Where the grace counts runs it also
+# counts time, so that a second plan at the same time never finds a grace just ended.
+CONFIGS = {
+    "locking": Offboard(
+        grace_runs=0, lock=True, grace_hours=0, delete_after_hours=24, retry_after_hours=72
+    ),
+    "deleting": Offboard(
+        grace_runs=1, lock=False, grace_hours=12, delete_after_hours=6, retry_after_hours=24
+    ),
+}
+START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+# How far the clock moves before a run: not at all, or by the configured delays (their sums
+# land on the others, so each delay is met exactly as well as passed).
+HOURS = (0, 0, 6, 12, 24, 72)
+REFUSED_STATUSES = (400, 409, 422)
+DELETE_MODES = ("hard", "hard", "soft")
 
 _PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
 _SOAK = _PROFILE == "soak"
@@ -119,10 +150,12 @@ class SyncMachine(RuleBasedStateMachine):
 
     emulator: RunningEmulator  # set by the test (one emulator and one client per module)
     client: TimeTrackClient
-    grace: int = 0
+    offboard: Offboard = CONFIGS["locking"]
 
     def __init__(self) -> None:
         super().__init__()
+        self.now = START  # the run's time (and the state database's clock)
+        self.locks: Counter[str] = Counter()  # locks per key in its current offboarding
         self.tmp = tempfile.TemporaryDirectory(prefix="sync-machine-")
         self.state: EmulatorState = self.emulator.state
         self.state.reset(EmulatorOptions(api_key=API_KEY, api_secret=API_SECRET))
@@ -142,13 +175,15 @@ class SyncMachine(RuleBasedStateMachine):
             Path(self.tmp.name),
             self.emulator.url,
             [],
-            policy=POLICY.format(grace=self.grace),
+            policy=POLICY.format(offboard=self.offboard.policy_lines()),
             extra_timetrack="  concurrency: 1\n",  # one write at a time: ids are repeatable
         )
         self.csv = env.csv
         self.config = load_config(env.config)
         self.job = self.config.job(JOB)
-        self.store = StateStore(self.config.state.url)
+        self.store = StateStore(self.config.state.url, clock=lambda: self.now)
+        self.recording = False  # every new TimeTrack user records time at once
+        self.recorded: set[int] = set()  # the users `recording` gave time entries
         self.rows: dict[int, Row] = {}
         self.duplicates: list[Row] = []
         self.broken: str | None = None
@@ -172,8 +207,10 @@ class SyncMachine(RuleBasedStateMachine):
     def pick(self, data: st.DataObject, choices: list[Any]) -> Any:
         return data.draw(st.sampled_from(choices))
 
-    @initialize(staff=st.sets(st.sampled_from(PEOPLE), min_size=1))
-    def hr_starts_with(self, staff: set[int]) -> None:
+    @initialize(staff=st.sets(st.sampled_from(PEOPLE), min_size=3), recording=st.booleans())
+    def hr_starts_with(self, staff: set[int], recording: bool = False) -> None:
+        """HR's first export; with `recording`, everyone records time from their first day."""
+        self.recording = recording
         for n in sorted(staff):
             self.rows[n] = person(n)
         self.export()
@@ -285,10 +322,48 @@ class SyncMachine(RuleBasedStateMachine):
                 personalNumber=f"E-{n:05d}",
             )
 
+    @precondition(lambda self: self.others())
+    @rule(
+        data=st.data(),
+        everyone=st.booleans(),
+        entries=st.sampled_from([1, 40, 0]),
+        mode=st.sampled_from(DELETE_MODES),
+    )
+    def tt_refuses_deletes_with_time_entries(
+        self, data: st.DataObject, everyone: bool, entries: int, mode: str
+    ) -> None:
+        """Users record time (or theirs is cleared), some or everyone: TimeTrack refuses to
+        delete users with any, with the status it answers such deletes with (400, 409 or
+        422); unless its delete only disables users (soft), which refuses nobody."""
+        ids = [u["id"] for u in self.others()]
+        if not everyone:
+            ids = sorted(data.draw(st.sets(st.sampled_from(ids), min_size=1)))
+        for user_id in ids:
+            self.state.set_time_entries(user_id, entries)
+        status = self.pick(data, list(REFUSED_STATUSES))
+        self.state.set_options(delete_refused_status=status, delete_mode=mode)
+
+    @precondition(lambda self: any(u["enabled"] for u in self.others()))
+    @rule(data=st.data(), queued=st.booleans())
+    def tt_admin_deactivates(self, data: st.DataObject, queued: bool) -> None:
+        """An admin deactivates a user in the web UI: one the offboarding queue lists, or any."""
+        enabled = [u for u in self.others() if u["enabled"]]
+        leaving = {"leaving", "locked", "retained"}
+        queue = {
+            link.tt_id
+            for link in self.store.load_links(JOB).values()
+            if link.offboarding.value in leaving
+        }
+        listed = [u for u in enabled if str(u["id"]) in queue] if queued else []
+        user = self.pick(data, listed or enabled)
+        self.state.set_enabled(user["id"], False)
+
     # -- the sync ----------------------------------------------------------------------------
 
-    @rule()
-    def sync(self) -> None:
+    @rule(hours=st.sampled_from(HOURS))
+    def sync(self, hours: int) -> None:
+        """Time passes (maybe none), and the sync runs."""
+        self.now += timedelta(hours=hours)
         self.sync_and_plan_again(allow_mass_delete=False)
 
     @rule()
@@ -298,27 +373,49 @@ class SyncMachine(RuleBasedStateMachine):
     def sync_and_plan_again(self, *, allow_mass_delete: bool) -> None:
         """A real run; after a clean one, a dry run must find nothing left to do."""
         first = self.run(dry_run=False, allow_mass_delete=allow_mass_delete)
+        for user in self.others() if self.recording else ():
+            if user["id"] not in self.recorded:
+                self.recorded.add(user["id"])
+                self.state.set_time_entries(user["id"], 8)
         if first.report.status in ("succeeded", "partial"):
             self.baseline = first.report.source_records
         if first.report.status == "succeeded":
             # Plan again: nothing is left to do but what the first run made possible.
             first.second_plan(self.run(dry_run=True, allow_mass_delete=False).plan)
 
-    @rule(allow_mass_delete=st.booleans())
-    def sync_dry_run(self, allow_mass_delete: bool) -> None:
+    @rule(allow_mass_delete=st.booleans(), hours=st.sampled_from(HOURS))
+    def sync_dry_run(self, allow_mass_delete: bool, hours: int) -> None:
+        self.now += timedelta(hours=hours)
         self.run(dry_run=True, allow_mass_delete=allow_mass_delete)
 
     def run(self, *, dry_run: bool, allow_mass_delete: bool) -> RunCheck:
         """One run of the real engine, checked against what was true before it."""
+        users = self.state.users()
         before = Before(
-            users={str(u["id"]): u for u in self.state.users()},
+            users={str(u["id"]): u for u in users},
             links=self.store.load_links(JOB),
             writes=len(self.state.writes),
             journal=len(self.journal()),
+            time_entries={str(u["id"]): self.state.time_entries(u["id"]) for u in users},
+            soft_delete=self.state.options.delete_mode == "soft",
+            refused_status=self.state.options.delete_refused_status,
+            now=self.now,
         )
         options = RunOptions(dry_run=dry_run, allow_mass_delete=allow_mass_delete)
-        with structlog.testing.capture_logs() as logs:
-            report = run_job(self.config, self.job, self.store, options, client=self.client)
+        passwords: list[str] = []
+
+        def generate_password() -> str:
+            passwords.append(real_generate_password())
+            return passwords[-1]
+
+        real_generate_password = executor.generate_password
+        with (
+            structlog.testing.capture_logs() as logs,
+            mock.patch.object(executor, "generate_password", generate_password),
+        ):
+            report = run_job(
+                self.config, self.job, self.store, options, client=self.client, now=self.now
+            )
         assert API_SECRET not in repr(logs), "the API secret was logged"
         check = RunCheck(
             report=report,
@@ -326,15 +423,19 @@ class SyncMachine(RuleBasedStateMachine):
             rows=self.csv_rows(),
             broken=self.broken,
             baseline=self.baseline,
-            grace=self.grace,
+            rules=self.offboard,
             limits=LIMITS,
             allow_mass_delete=allow_mass_delete,
             users={str(u["id"]): u for u in self.state.users()},
             links=self.store.load_links(JOB),
             writes=self.state.writes[before.writes :],
             journal=self.journal(),
+            fresh_password=lambda tt_id: any(
+                self.state.check_password(int(tt_id), p) for p in passwords
+            ),
         )
         check.all()
+        self.one_lock_per_offboarding(check)
         tally(f"{'dry' if dry_run else 'real'} run {report.status}")
         if report.plan is not None:
             for action, count in report.plan.summary().items():
@@ -345,6 +446,23 @@ class SyncMachine(RuleBasedStateMachine):
     def journal(self) -> list[OperationRecord]:
         return self.store.operations(limit=1_000_000)
 
+    def one_lock_per_offboarding(self, check: RunCheck) -> None:
+        """A leaver is locked once while the person stays gone (what the admin sees)."""
+        for op in check.run_ops:
+            if op.action is Action.LOCK:
+                self.locks[op.match_key] += 1
+                assert self.locks[op.match_key] == 1, f"{op.username} locked again"
+        for key in list(self.locks):
+            link = check.links.get(key)
+            # Back (a rehire), deleted, or deactivated in TimeTrack: that offboarding ended
+            # (an admin who enables the user again gets it locked again).
+            if link is None or link.offboarding.value in ("active", "deactivated"):
+                del self.locks[key]
+        for conflict in check.plan.conflicts if check.report.plan else ():
+            old = check.before.links.get(conflict.key)
+            if old is not None and old.offboarding.value == "deactivated":
+                tally(f"rehire of a deactivated user: {conflict.kind.value} conflict")
+
     # -- after every step --------------------------------------------------------------------
 
     @invariant()
@@ -353,15 +471,28 @@ class SyncMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_write_has_one_journal_row_and_vice_versa(self) -> None:
-        method = {Action.CREATE: "POST", Action.UPDATE: "PUT", Action.DELETE: "DELETE"}
+        method = {
+            Action.CREATE: "POST",
+            Action.UPDATE: "PUT",
+            Action.LOCK: "PUT",
+            Action.DELETE: "DELETE",
+        }
         journal = self.journal()
-        assert [op for op in journal if op.status != "done"] == []  # no faults in this world
+        # No faults in this world: a write is done, or a delete TimeTrack refused.
+        refused = [op for op in journal if op.status == "refused"]
+        assert all(op.action is Action.DELETE for op in refused), refused
+        assert [op for op in journal if op.status not in ("done", "refused")] == []
         assert all("password" not in op.changes for op in journal)
         journaled = Counter(
-            (method[op.action], op.tt_id) for op in journal if op.action is not Action.ADOPT
+            (method[op.action], op.tt_id)
+            for op in journal
+            if op.action is not Action.ADOPT and op.status == "done"
         )
         written = Counter((w.method, str(w.user_id)) for w in self.state.writes)
         assert journaled == written
+        # A refused delete wrote nothing, but TimeTrack answered one DELETE request for it.
+        deleted = sum(1 for w in self.state.writes if w.method == "DELETE")
+        assert self.state.request_count.get("DELETE", 0) == deleted + len(refused)
 
     @invariant()
     def protected_and_unowned_users_never_change(self) -> None:
@@ -391,31 +522,33 @@ def client(emulator: RunningEmulator) -> Iterator[TimeTrackClient]:
         yield shared
 
 
-def machine_class(grace: int, emulator: RunningEmulator, client: TimeTrackClient) -> type:
+def machine_class(config: str, emulator: RunningEmulator, client: TimeTrackClient) -> type:
     return type(
-        f"SyncMachineGrace{grace}",
+        f"SyncMachine{config.title()}",
         (SyncMachine,),
-        {"emulator": emulator, "client": client, "grace": grace},
+        {"emulator": emulator, "client": client, "offboard": CONFIGS[config]},
     )
 
 
 @pytest.mark.timeout(MACHINE_TIMEOUT)
-@pytest.mark.parametrize("grace", [0, 1])
-def test_sync_state_machine(grace: int, emulator: RunningEmulator, client: TimeTrackClient) -> None:
-    run_state_machine_as_test(machine_class(grace, emulator, client), settings=MACHINE_SETTINGS)
+@pytest.mark.parametrize("config", sorted(CONFIGS))
+def test_sync_state_machine(
+    config: str, emulator: RunningEmulator, client: TimeTrackClient
+) -> None:
+    run_state_machine_as_test(machine_class(config, emulator, client), settings=MACHINE_SETTINGS)
 
 
 def test_user_deleted_in_timetrack_is_recreated_and_stays_owned(
     emulator: RunningEmulator, client: TimeTrackClient
 ) -> None:
     """The machine's first find: the new user's link was dropped with the stale one."""
-    machine = machine_class(0, emulator, client)()
+    machine = machine_class("locking", emulator, client)()
     try:
         machine.hr_starts_with(staff={1})
-        machine.sync()
+        machine.sync(hours=0)
         (user,) = machine.others()
         machine.state.delete(user["id"])
-        machine.sync()  # checks that user1 is recreated and owned, and a second plan is empty
+        machine.sync(hours=0)  # checks that user1 is recreated and owned, a second plan empty
         link = machine.store.load_links(JOB)["e-00001"]
         assert (link.origin, link.tt_id) == ("created", str(machine.others()[0]["id"]))
     finally:

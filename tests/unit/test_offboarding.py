@@ -100,6 +100,15 @@ def test_delete_after_counts_from_the_lock() -> None:
         assert actions(run([LEFT], snap(USER), locked, policy)) == expected
 
 
+def test_a_user_enabled_again_after_its_deactivation_is_locked_anew_and_waits_again() -> None:
+    """The earlier lock's time no longer counts: the new lock starts delete_after again."""
+    policy = Policy(delete=True, delete_after=timedelta(days=7))
+    enabled_again = link(
+        offboarding=Offboarding.DEACTIVATED, missing_runs=9, locked_at=NOW - timedelta(days=8)
+    )
+    assert actions(run([LEFT], snap(USER), enabled_again, policy)) == [(Action.LOCK, "5")]
+
+
 def test_a_refused_delete_waits_for_delete_retry_after() -> None:
     policy = Policy(delete=True)
     for days, expected in ((29, []), (30, [(Action.DELETE, "5")])):
