@@ -52,7 +52,7 @@ class OperationRecord:
     tt_id: str | None
     changes: Mapping[str, tuple[Any, Any]]  # field -> (old, new); never a password
     reason: str
-    status: str  # pending | done | failed
+    status: str  # pending | done | failed | refused
     http_status: int | None
     error: str | None
     attempts: int
