@@ -130,7 +130,7 @@ def run_statuses(db: Path) -> list[tuple[int, str]]:
         con.close()
 
 
-_METHOD = {"create": "POST", "update": "PUT", "delete": "DELETE"}
+_METHOD = {"create": "POST", "update": "PUT", "lock": "PUT", "delete": "DELETE"}
 
 
 def check_writes_match_journal(
@@ -140,7 +140,7 @@ def check_writes_match_journal(
 
     `writes` are the emulator's audit records made while the run's rows were journaled. A create
     is one POST (a retry after an unknown outcome is settled by a username lookup, never a second
-    POST); an update or delete may be sent again after an unknown outcome, so one done row may
+    POST); an update, lock or delete may be sent again after an unknown outcome, so one done row may
     stand for several PUTs of the same user, never for none.
     """
     writes = list(writes)
@@ -161,13 +161,17 @@ def check_writes_match_journal(
         f"writes without row {sorted(set(posts) - set(created_ids))}, "
         f"rows without write {sorted(set(created_ids) - set(posts))}"
     )
-    for action in ("update", "delete"):
-        method = _METHOD[action]
-        ids = {int(r.tt_id or 0) for r in done[action]}
-        assert len(ids) == len(done[action]), f"two done {action} rows for one user{where}"
+    for method in ("PUT", "DELETE"):
+        actions = [a for a, m in _METHOD.items() if m == method]
+        for action in actions:
+            action_ids = {int(r.tt_id or 0) for r in done[action]}
+            assert len(action_ids) == len(done[action]), (
+                f"two done {action} rows for one user{where}"
+            )
+        ids = {int(r.tt_id or 0) for a in actions for r in done[a]}
         orphans = sorted(set(by_method[method]) - ids)
         assert set(by_method[method]) == ids, (
-            f"{method} writes and done {action} rows differ{where}: "
+            f"{method} writes and done {'/'.join(actions)} rows differ{where}: "
             f"writes without row {orphans} (their rows: "
             f"{[r for r in rows if int(r.tt_id or 0) in orphans]}), "
             f"rows without write {sorted(ids - set(by_method[method]))}"
