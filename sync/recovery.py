@@ -7,8 +7,10 @@ what a crash left behind is settled by `resolve_pending`. That runs at the start
 real run, after the snapshot was refreshed, so it judges each
 operation by what TimeTrack shows now: a create whose username exists took effect (it is linked,
 so the run never creates a duplicate); a delete whose user is gone took effect; an update took
-effect when the user carries its new values. Anything else is marked failed, and the fresh plan
-redoes it.
+effect when the user carries its new values. A lock is never confirmed: its new password is not
+listed, and its other values are what most users have anyway, so it is marked failed (it may
+have taken effect) and the fresh plan locks again. Anything else is marked failed, and the
+fresh plan redoes it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ log = structlog.get_logger(__name__)
 INTERRUPTED = (
     "outcome unknown (the process ended or the API gave no clear answer); "
     "the next run found it had not taken effect"
+)
+UNCONFIRMED_LOCK = (
+    "outcome unknown (the process ended or the API gave no clear answer); a lock cannot be "
+    "confirmed (TimeTrack does not list passwords), so the user is locked again"
 )
 
 
@@ -55,7 +61,8 @@ def settle(
             op_id, job, op, user=user, http_status=None, attempts=0, desired_hash=None
         )
     else:
-        store.journal_failed(op_id, http_status=None, error=INTERRUPTED, attempts=0)
+        error = UNCONFIRMED_LOCK if op.action is Action.LOCK else INTERRUPTED
+        store.journal_failed(op_id, http_status=None, error=error, attempts=0)
     log.warning(
         "pending_operation_resolved",
         op_id=op_id,
@@ -111,7 +118,7 @@ def _judge(
         return current is None or not current.enabled, None
     if op.action is Action.ADOPT:
         return current is not None, None
-    if current is None:
+    if current is None or op.action is Action.LOCK:
         return False, None
     applied = all(
         normalize_field(name, current.get(name)) == normalize_field(name, new)

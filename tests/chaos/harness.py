@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.recovery import UNCONFIRMED_LOCK
 from sync.timetrack.emulator import EmulatorOptions, EmulatorState, RunningEmulator, WriteRecord
 from sync.timetrack.emulator.faults import FaultPlan
 from tests.syncenv import API_KEY, API_SECRET, SyncEnv
@@ -130,7 +131,7 @@ def run_statuses(db: Path) -> list[tuple[int, str]]:
         con.close()
 
 
-_METHOD = {"create": "POST", "update": "PUT", "delete": "DELETE"}
+_METHOD = {"create": "POST", "update": "PUT", "lock": "PUT", "delete": "DELETE"}
 
 
 def check_writes_match_journal(
@@ -140,8 +141,9 @@ def check_writes_match_journal(
 
     `writes` are the emulator's audit records made while the run's rows were journaled. A create
     is one POST (a retry after an unknown outcome is settled by a username lookup, never a second
-    POST); an update or delete may be sent again after an unknown outcome, so one done row may
-    stand for several PUTs of the same user, never for none.
+    POST); an update, lock or delete may be sent again after an unknown outcome, so one done row may
+    stand for several PUTs of the same user, never for none. A lock whose outcome was unknown is
+    journaled failed (it cannot be confirmed) and may have its PUT.
     """
     writes = list(writes)
     rows = list(rows)
@@ -149,7 +151,10 @@ def check_writes_match_journal(
     for w in writes:
         by_method[w.method][w.user_id] += 1
     done = {a: [r for r in rows if r.action == a and r.status == "done"] for a in _METHOD}
+    unconfirmed = {int(r.tt_id or 0) for r in rows if r.error == UNCONFIRMED_LOCK}
     failed = [r for r in rows if r.status == "failed" and r.action in _METHOD]
+    failed = [r for r in failed if r.error != UNCONFIRMED_LOCK]
+    by_method["PUT"] = Counter({u: n for u, n in by_method["PUT"].items() if u not in unconfirmed})
     where = f" ({context})" if context else ""
 
     posts = by_method["POST"]
@@ -161,13 +166,17 @@ def check_writes_match_journal(
         f"writes without row {sorted(set(posts) - set(created_ids))}, "
         f"rows without write {sorted(set(created_ids) - set(posts))}"
     )
-    for action in ("update", "delete"):
-        method = _METHOD[action]
-        ids = {int(r.tt_id or 0) for r in done[action]}
-        assert len(ids) == len(done[action]), f"two done {action} rows for one user{where}"
+    for method in ("PUT", "DELETE"):
+        actions = [a for a, m in _METHOD.items() if m == method]
+        for action in actions:
+            action_ids = {int(r.tt_id or 0) for r in done[action]}
+            assert len(action_ids) == len(done[action]), (
+                f"two done {action} rows for one user{where}"
+            )
+        ids = {int(r.tt_id or 0) for a in actions for r in done[a]}
         orphans = sorted(set(by_method[method]) - ids)
         assert set(by_method[method]) == ids, (
-            f"{method} writes and done {action} rows differ{where}: "
+            f"{method} writes and done {'/'.join(actions)} rows differ{where}: "
             f"writes without row {orphans} (their rows: "
             f"{[r for r in rows if int(r.tt_id or 0) in orphans]}), "
             f"rows without write {sorted(ids - set(by_method[method]))}"

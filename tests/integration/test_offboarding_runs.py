@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from sync.model import ConflictKind, Link, Offboarding, match_key
+from sync.model import Action, ConflictKind, Link, Offboarding, Operation, match_key
+from sync.recovery import UNCONFIRMED_LOCK
 from sync.report import RunReport
 from sync.state.store import StateStore
 from sync.timetrack.emulator import RunningEmulator
@@ -20,6 +21,7 @@ from tests.syncenv import (
     SyncEnv,
     before_deletes,
     journal_rows,
+    leave_pending,
     make_env,
     person,
     run,
@@ -358,3 +360,23 @@ def test_a_404_on_delete_counts_as_done(
         ("delete", "user1", "done", 404),
     ]
     assert link(env) is None
+
+
+def test_a_lock_a_killed_run_left_pending_is_sent_again(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    env = hire(tmp_path, emu)
+    user1 = user_named(emu, "user1")
+    # Rights a lock takes away are off already: the listing cannot tell whether it landed.
+    emu.state.update(user1["id"], admin=False, teamLead=False)
+    key = match_key("personalNumber", "E-00001")
+    off = {"admin": (False, False), "teamLead": (False, False)}
+    leave_pending(env, Operation(Action.LOCK, key, "user1", str(user1["id"]), off))
+    source(env, left=(1,))
+    report, writes = run_at(env, emu, NOW)
+    assert writes == [("PUT", "user1")]
+    assert not emu.state.check_password(user1["id"], OLD_PASSWORD)
+    [unknown] = [r for r in journal_rows(env) if r.status == "failed"]
+    assert (unknown.action, unknown.error) == ("lock", UNCONFIRMED_LOCK)
+    assert outcomes(env, report.run_id) == [("lock", "user1", "done", 200, None)]
+    assert offboarding(env) is Offboarding.LOCKED
