@@ -1,9 +1,8 @@
 """The judgement: what one run must do to make TimeTrack match the source (pure, no I/O).
 
-`plan(desired, snapshot, links, policy, match_on=..., now=...)` compares the mapped source
-people with the last TimeTrack listing and this job's ownership links and returns a `Plan`. It
-reads no clock (`now` is the run's time), does no I/O and logs nothing; everything it needs is
-an argument.
+`plan(desired, snapshot, links, policy, match_on=..., now=...)` compares the mapped people with
+the last TimeTrack listing and this job's links and returns a `Plan`. It reads no clock (`now`
+is the run's time), does no I/O and logs nothing.
 
 The rules, in the order they are applied:
 
@@ -13,7 +12,7 @@ The rules, in the order they are applied:
    wanting the same username is a conflict too: no guessing). A conflicted key is left out
    of the run entirely: no operation, not counted missing, not reported stale.
 2. A linked person whose TimeTrack user still exists is owned: protected (by either
-   username) -> skipped; leaver -> delete candidate; disabled or renamed in TimeTrack ->
+   username) -> skipped; leaver -> offboarded (5); disabled or renamed in TimeTrack ->
    conflict, or with `on_rename: recreate` a delete + create pair; otherwise an update of
    the managed fields that differ (every mapped field except username, password, enabled
    and id, compared with `normalize_field`).
@@ -24,8 +23,8 @@ The rules, in the order they are applied:
    owned elsewhere, protected, linked to another key, adoption is off, disabled or named
    differently; none, but its username is taken -> conflict; else created. An unlinked
    leaver is ignored.
-5. Owned links whose key is gone from the source are leavers too (or stale). Leavers are
-   in `missing_keys`; `sync.offboarding.plan_leaver` decides what this run does for each:
+5. Owned links whose key is gone from the source are leavers too (or stale), all in
+   `missing_keys`; `sync.offboarding.plan_leaver` decides what this run does for each:
    wait out the grace (`delete_grace_runs` and `leaver_grace`), lock, delete (when
    `policy.delete` is on and `delete_after` has passed; a delete TimeTrack refused waits
    `delete_retry_after`), or nothing (a user TimeTrack lists as disabled is deactivated).
@@ -204,24 +203,21 @@ class _Planner:
         if self.protected(user.username, person.username):
             self.skip(person, PROTECTED_REASON)
         elif not person.active:
-            self.delete_candidate(link, user, LEFT_REASON, person.origin)
+            self.leaver(link, user, LEFT_REASON, person.origin)
         elif not user.enabled:
             self.mismatch(person, user, ConflictKind.DISABLED, DISABLED_REASON)
         elif fold(user.username) != fold(person.username):
             reason = f"TimeTrack has username {user.username}, source wants {person.username}"
             self.mismatch(person, user, ConflictKind.RENAME, reason)
         else:
-            note = rehire_note(link)
+            note = rehire_note(link) or ""
             if link.offboarding is not Offboarding.ACTIVE:
-                back = OffboardingChange(link.key, link.username, Offboarding.ACTIVE, note or "")
+                back = OffboardingChange(person.key, link.username, Offboarding.ACTIVE, note)
                 self.offboarding.append(back)
             changes = field_changes(person, user)
             if changes and self.policy.update:
-                self.operations.append(
-                    Operation(
-                        Action.UPDATE, person.key, user.username, user.id, changes, note or ""
-                    )
-                )
+                update = Operation(Action.UPDATE, person.key, user.username, user.id, changes, note)
+                self.operations.append(update)
             else:
                 self.unchanged += 1
 
@@ -344,9 +340,9 @@ class _Planner:
             if user is None:
                 self.stale.add(key)
             else:
-                self.delete_candidate(link, user, GONE_REASON, f"TimeTrack user id {user.id}")
+                self.leaver(link, user, GONE_REASON, f"TimeTrack user id {user.id}")
 
-    def delete_candidate(self, link: Link, user: TimeTrackUser, reason: str, origin: str) -> None:
+    def leaver(self, link: Link, user: TimeTrackUser, reason: str, origin: str) -> None:
         """An owned user whose person left or vanished: lock or delete it after the grace."""
         self.missing.add(link.key)
         if self.protected(user.username):
