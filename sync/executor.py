@@ -14,7 +14,8 @@ and are journaled, so a stopped run leaves no `pending` row behind. A write that
 an attempt that may have taken effect (a 5xx, a timeout, a dropped answer) stays `pending`
 until the end of the apply, which looks its user up and journals what TimeTrack shows; only if
 TimeTrack cannot answer then does the row wait for the next run (sync.recovery). So the journal
-never calls failed a write that TimeTrack applied.
+never calls failed a write that TimeTrack applied, but for a lock: TimeTrack lists no password,
+so a lock whose answer was lost cannot be confirmed; it is journaled failed and sent again.
 """
 
 from __future__ import annotations
