@@ -206,7 +206,7 @@ def test_one_rejected_create_fails_alone_and_the_run_is_partial(
     assert ("create", "user2", "failed") in journal(env)
 
 
-def test_generated_passwords_reach_the_api_once_and_nowhere_else(
+def test_generated_passwords_of_creates_and_locks_reach_the_api_once_and_nowhere_else(
     tmp_path: Path, emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issued: list[str] = []
@@ -219,12 +219,24 @@ def test_generated_passwords_reach_the_api_once_and_nowhere_else(
     monkeypatch.setattr(executor_module, "generate_password", recording_generate)
     logs = io.StringIO()
     configure_logging("debug", "json", stream=logs)
-    env = make_env(tmp_path, emu.url, [person(n) for n in range(5)])
+    policy = "delete: true\nmax_delete_percent: 50"
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(5)], policy=policy)
     report = run(env)
     assert report.exit_code == 0 and len(issued) == 5
     for user in emu.state.users():
         assert any(emu.state.check_password(user["id"], p) for p in issued)
         assert "password" not in user
+    # Two leavers with time entries: locked (a fresh password each), retained, still there.
+    for user in emu.state.users():
+        emu.state.set_time_entries(user["id"], 3)
+    leaving = {1, 3}
+    write_csv(
+        env.csv, [person(n, status="terminated" if n in leaving else "active") for n in range(5)]
+    )
+    assert run(env).exit_code == 0 and len(issued) == 7
+    leavers = [u for u in emu.state.users() if u["username"] in ("user1", "user3")]
+    assert len(leavers) == 2
+    assert all(any(emu.state.check_password(u["id"], p) for p in issued[5:]) for u in leavers)
     con = sqlite3.connect(env.db)
     dump = "\n".join(con.iterdump())
     con.close()
