@@ -92,7 +92,7 @@ def plan_leaver(
     lock = lock_operation(link, user, reason)
     if policy.lock_leavers and not locked:
         operations.append(lock)
-    delete = _delete(link, user, policy, now=now, grace_ended=ends, reason=reason)
+    delete = _delete(link, policy, now=now, grace_ended=ends, reason=reason)
     if delete is not None:
         fallback = None if locked or policy.lock_leavers else lock
         operations.append(
@@ -104,13 +104,7 @@ def plan_leaver(
 
 
 def _delete(
-    link: Link,
-    user: TimeTrackUser,
-    policy: Policy,
-    *,
-    now: datetime,
-    grace_ended: datetime,
-    reason: str,
+    link: Link, policy: Policy, *, now: datetime, grace_ended: datetime, reason: str
 ) -> str | None:
     """The reason to delete in this run, or None when no delete is due."""
     if not policy.delete:
