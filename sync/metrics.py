@@ -86,6 +86,11 @@ class Metrics:
         self.api_rate_limited = Counter(
             f"{PREFIX}_api_rate_limited", "TimeTrack API answers 429 Too Many Requests", registry=r
         )
+        self.api_request_rate = Gauge(
+            f"{PREFIX}_api_request_rate",
+            "The client's request pace at the end of the last run (requests/s; 0: no pace set)",
+            registry=r,
+        )
         self.guard_trips = Counter(
             f"{PREFIX}_guard_trips",
             "Safety guards tripped, by guard",
@@ -176,6 +181,7 @@ class Metrics:
             self.api_requests.labels(status="error").inc(stats["transport_errors"])
         self.api_retries.inc(stats.get("retries", 0))
         self.api_rate_limited.inc(stats.get("rate_limited", 0))
+        self.api_request_rate.set(stats.get("rate_per_second", 0.0))
 
     def record_outcome(self, job: str, status: str, duration: float) -> None:
         """Count a run that ended before the engine could report it (skipped, or no state DB)."""

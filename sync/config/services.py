@@ -42,7 +42,10 @@ class TimeTrackConfig(ConfigModel):
     api_secret_file: Path | None = Field(default=None, validate_default=True)
     timeout_seconds: float = Field(default=_CLIENT_DEFAULTS.timeout_seconds, gt=0)
     concurrency: int = Field(default=_CLIENT_DEFAULTS.concurrency, ge=1, le=32)
-    requests_per_second: float = Field(default=_CLIENT_DEFAULTS.requests_per_second, ge=0)
+    requests_per_second: float | Literal["auto"] = _CLIENT_DEFAULTS.requests_per_second
+    max_requests_per_second: float | None = Field(
+        default=_CLIENT_DEFAULTS.max_requests_per_second, gt=0
+    )
     max_retries: int = Field(default=_CLIENT_DEFAULTS.max_retries, ge=0, le=100)
     ca_file: str | None = _CLIENT_DEFAULTS.ca_file
     tls_verify: bool = _CLIENT_DEFAULTS.tls_verify
@@ -62,6 +65,28 @@ class TimeTrackConfig(ConfigModel):
         if parts.scheme == "http" and not _is_loopback(parts.hostname):
             log.warning("config_insecure_url", key="timetrack.url", host=parts.hostname)
         return value.strip().rstrip("/")
+
+    @field_validator("requests_per_second", mode="before")
+    @classmethod
+    def _check_rate(cls, value: object) -> object:
+        if value == "auto" or (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        ):
+            return value
+        raise ValueError(
+            'must be "auto" (adapt to TimeTrack\'s answers), a number of requests per second '
+            f"(a hard ceiling), or 0 (no limit); got {value!r}"
+        )
+
+    @field_validator("max_requests_per_second")
+    @classmethod
+    def _check_max_rate(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("requests_per_second", "auto") != "auto":
+            raise ValueError(
+                "only applies to requests_per_second: auto; a number in requests_per_second "
+                "is already the ceiling (remove one of the two)"
+            )
+        return value
 
     @field_validator("api_secret_file")
     @classmethod
@@ -99,6 +124,7 @@ class TimeTrackConfig(ConfigModel):
             timeout_seconds=self.timeout_seconds,
             concurrency=self.concurrency,
             requests_per_second=self.requests_per_second,
+            max_requests_per_second=self.max_requests_per_second,
             max_retries=self.max_retries,
             ca_file=self.ca_file,
             tls_verify=self.tls_verify,

@@ -1,4 +1,4 @@
-"""Retry timing for the TimeTrack client: full-jitter backoff, Retry-After, rate limit, counters."""
+"""Retry timing for the TimeTrack client: full-jitter backoff, Retry-After, counters."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import email.utils
 import math
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,47 +46,9 @@ def parse_retry_after(
     return max(0.0, min(seconds, cap))
 
 
-class RateLimiter:
-    """Token bucket shared by all threads: `rate` requests per second, bursts up to `burst`.
-
-    A caller that finds the bucket empty reserves the next token (the count goes negative) and
-    sleeps outside the lock, so waiting callers queue in order and the rate holds under threads.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate = rate
-        self.burst = max(1, burst)
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tokens = float(self.burst)
-        self._last = clock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping until it is due; returns the seconds waited (0 if unlimited)."""
-        if self.rate <= 0:
-            return 0.0
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            self._tokens -= 1.0
-            wait = -self._tokens / self.rate if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-
 @dataclass
 class ClientStats:
-    """Thread-safe counters of one client: requests, retries, 429s, answers by status."""
+    """Thread-safe counters of one client: requests, retries, 429s, answers by status, rate."""
 
     requests: int = 0
     retries: int = 0
@@ -95,12 +56,14 @@ class ClientStats:
     transport_errors: int = 0
     lookups: int = 0  # username lookups made to settle an uncertain create
     by_status: dict[int, int] = field(default_factory=dict)
+    rate_per_second: float = 0.0  # the pace after the last answer (0: no pace of our own)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count_request(self, status: int | None) -> None:
-        """Count one HTTP exchange and its status (None: no answer)."""
+    def count_request(self, status: int | None, *, rate: float = 0.0) -> None:
+        """Count one HTTP exchange and its status (None: no answer), and the pace after it."""
         with self._lock:
             self.requests += 1
+            self.rate_per_second = rate
             if status is None:
                 self.transport_errors += 1
                 return
@@ -128,4 +91,5 @@ class ClientStats:
                 "transport_errors": self.transport_errors,
                 "lookups": self.lookups,
                 "by_status": dict(self.by_status),
+                "rate_per_second": round(self.rate_per_second, 1),
             }

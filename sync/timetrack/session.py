@@ -1,4 +1,4 @@
-"""One HTTP session with TimeTrack: auth headers, concurrency slots, rate limit, retries, errors."""
+"""One HTTP session with TimeTrack: auth headers, concurrency slots, pacing, retries, errors."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from sync.timetrack.errors import (
     excerpt,
     parse_error_body,
 )
-from sync.timetrack.retry import ClientStats, RateLimiter, backoff_delay, parse_retry_after
+from sync.timetrack.pacing import Pacer
+from sync.timetrack.retry import ClientStats, backoff_delay, parse_retry_after
 from sync.timetrack.settings import ClientSettings
 
 log = structlog.get_logger("sync.timetrack.client")
@@ -34,6 +35,10 @@ log = structlog.get_logger("sync.timetrack.client")
 # The request never left this machine: a POST may be repeated without checking first.
 _CERTAINLY_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+RATE_LIMIT_ADVICE = (
+    "TimeTrack kept answering 429 Too Many Requests: set timetrack.max_requests_per_second "
+    "below the rate it takes, or raise timetrack.max_retries"
+)
 AUTH_ADVICE = "check the api_key and the API secret (timetrack.api_key / timetrack.api_secret_file)"
 
 
@@ -72,9 +77,7 @@ class ApiSession:
         self._rng = rng
         self._clock = clock
         self._slots = threading.BoundedSemaphore(max(1, settings.concurrency))
-        self._limiter = RateLimiter(
-            settings.requests_per_second, max(1, settings.concurrency), clock=clock, sleep=sleep
-        )
+        self.pacer = Pacer.for_settings(settings, clock=clock, sleep=sleep)
         self._base_path = httpx.URL(settings.url).path.rstrip("/")
         self._http = self._build_http(settings, transport)
 
@@ -182,6 +185,8 @@ class ApiSession:
             delay = parse_retry_after(
                 resp.headers.get("Retry-After"), cap=self.settings.retry_after_cap_seconds
             )
+            if delay:
+                self.pacer.hold(delay)  # the server asked the client, not one thread, to wait
         return _Failure(f"status {status}", delay, status >= 500, resp, None)
 
     def _exchange(
@@ -192,10 +197,10 @@ class ApiSession:
         body: Mapping[str, Any] | None,
         attempt: int,
     ) -> httpx.Response:
-        """One HTTP exchange inside a concurrency slot and a rate-limit token, logged."""
+        """One HTTP exchange inside a concurrency slot, when the pacer lets it go; logged."""
         with self._slots:
-            self._limiter.acquire()
-            start = self._clock()
+            asked = self._clock()
+            start = self.pacer.acquire()
             status: int | None = None
             failed: dict[str, str] = {}
             try:
@@ -206,7 +211,8 @@ class ApiSession:
                 failed["error"] = type(exc).__name__
                 raise
             finally:
-                self.stats.count_request(status)
+                self.pacer.answered(asked_at=asked, sent_at=start, status=status)
+                self.stats.count_request(status, rate=self.pacer.rate)
                 log.debug(
                     "http_request",
                     method=method,
@@ -260,7 +266,7 @@ class ApiSession:
         if status == 404:
             raise NotFoundError(text, **where)
         if status == 429:
-            raise RateLimitedError(text, hint="lower timetrack.requests_per_second", **where)
+            raise RateLimitedError(text, hint=RATE_LIMIT_ADVICE, **where)
         if status >= 500:
             raise ServerError(text, **where)
         if 400 <= status < 500:

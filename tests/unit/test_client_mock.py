@@ -27,7 +27,7 @@ from sync.timetrack.errors import (
     TimeTrackError,
     TransportError,
 )
-from sync.timetrack.retry import RateLimiter, backoff_delay, parse_retry_after
+from sync.timetrack.retry import backoff_delay, parse_retry_after
 
 SECRET = "tt-secret-Zq9xLw3Pv7"  # a test constant; every check below greps for it
 URL = "https://acme.timetrackenterprise.test/api/v2/ext"
@@ -58,10 +58,17 @@ def expect(kind: type[BaseException], match: str | None = None) -> Iterator[Any]
 
 
 class Sleeps(list[float]):
-    """A sleep that records the requested delays and returns at once."""
+    """A sleep that records the requested delays and returns at once, moving its own clock."""
+
+    now = 0.0
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        """The time this sleep has slept to (a monotonic clock for the client)."""
+        return self.now
 
 
 def make(handler: Handler, **overrides: Any) -> tuple[TimeTrackClient, Sleeps]:
@@ -70,7 +77,11 @@ def make(handler: Handler, **overrides: Any) -> tuple[TimeTrackClient, Sleeps]:
     settings = ClientSettings(url=URL, api_key="key-1", api_secret=SECRET, **options)
     sleeps = Sleeps()
     client = TimeTrackClient(
-        settings, transport=httpx.MockTransport(handler), sleep=sleeps, rng=random.Random(7)
+        settings,
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps,
+        rng=random.Random(7),
+        clock=sleeps.clock,
     )
     return client, sleeps
 
@@ -670,17 +681,6 @@ def assert_rate_holds(times: list[float], rate: float, burst: int) -> None:
             assert j - i + 1 <= burst + rate * (times[j] - times[i]) + 1e-9
 
 
-def test_rate_limiter_never_exceeds_requests_per_second() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(5.0, 2, clock=clock, sleep=clock.sleep)
-    times = []
-    for _ in range(50):
-        limiter.acquire()
-        times.append(clock())
-    assert_rate_holds(times, 5.0, 2)
-    assert times[-1] - times[0] == pytest.approx(48 / 5.0)  # 2 burst, then 1 per 0.2 s
-
-
 def test_client_requests_never_exceed_requests_per_second() -> None:
     clock = FakeClock()
     times: list[float] = []
@@ -699,11 +699,6 @@ def test_client_requests_never_exceed_requests_per_second() -> None:
         client.get_user("1")
     assert len(times) == 30
     assert_rate_holds(times, 4.0, 3)
-
-
-def test_unlimited_rate_never_waits() -> None:
-    limiter = RateLimiter(0, 1, sleep=lambda s: pytest.fail("slept"))
-    assert all(limiter.acquire() == 0.0 for _ in range(100))
 
 
 def test_no_more_exchanges_in_flight_than_concurrency() -> None:

@@ -63,6 +63,7 @@ def test_a_run_is_counted_by_status_operations_by_outcome_and_api_by_status() ->
         "rate_limited": 1,
         "transport_errors": 1,
         "by_status": {200: 5, 201: 1, 429: 1, 422: 1},
+        "rate_per_second": 133.3,
     }
     metrics.record_run(succeeded_report(), stats)
     assert sample(metrics, "timetrack_sync_runs_total", sync_job="hr", status="partial") == 1
@@ -90,6 +91,7 @@ def test_a_run_is_counted_by_status_operations_by_outcome_and_api_by_status() ->
     assert sample(metrics, "timetrack_sync_api_requests_total", status="error") == 1
     assert sample(metrics, "timetrack_sync_api_retries_total") == 2
     assert sample(metrics, "timetrack_sync_api_rate_limited_total") == 1
+    assert sample(metrics, "timetrack_sync_api_request_rate") == 133.3
     assert (
         sample(metrics, "timetrack_sync_guard_trips_total", sync_job="hr", guard="max_deletes") == 1
     )
