@@ -37,7 +37,6 @@ timetrack:
   url: {url}
   api_key: {key}
   api_secret_file: {secret_file}
-  requests_per_second: 200
 state:
   url: sqlite:///{db}
 jobs:
