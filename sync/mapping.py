@@ -136,6 +136,7 @@ class _Expression:
         self.template = compiled.template
         self.names = compiled.names
         self.required = compiled.required
+        self._globals = dict(env.globals)
 
     def render(self, context: dict[str, Any], origin: str) -> str:
         """The rendered text; MappingError for config mistakes, ValueError for bad data."""
@@ -168,9 +169,13 @@ class _Expression:
             raise ValueError(f"{self.label}: cannot evaluate for this record: {exc}") from exc
 
     def _generate(self, context: dict[str, Any]) -> str:
+        # What Template.generate does, minus its copy of the globals (a ChainMap) into every
+        # context: that was two thirds of the time of mapping a record. The context is made
+        # from this dict as it is (shared), with the context's names winning as they do there.
+        scope = self.template.new_context({**self._globals, **context}, shared=True)
         parts: list[str] = []
         size = 0
-        for chunk in self.template.generate(context):
+        for chunk in self.template.root_render_func(scope):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
                 raise SecurityError(f"output longer than {MAX_OUTPUT_CHARS} characters")

@@ -85,6 +85,13 @@ def test_a_second_mapper_for_the_same_config_compiles_no_template() -> None:
     assert second.map(person(), today=TODAY) == first.map(person(), today=TODAY)
 
 
+def test_a_column_named_like_a_jinja_global_wins_over_it() -> None:
+    result = desired(mapper(firstName="{{ joiner }}").map(person(joiner="Ann"), today=TODAY))
+    assert result.fields["firstName"] == "Ann"
+    ranged = desired(mapper(firstName="{{ range(3) | join }}").map(person(), today=TODAY))
+    assert ranged.fields["firstName"] == "012"  # the globals are there without such a column
+
+
 def test_a_template_with_a_syntax_error_fails_in_every_mapper() -> None:
     for _ in range(2):  # errors are not cached away
         with pytest.raises(MappingError, match="syntax error"):
