@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,6 +16,9 @@ from sync.model import Action, Operation, Plan
 from sync.offboarding import QueueEntry
 from sync.report import FailedOperation, RunReport
 from sync.state.records import OperationRecord, RunRecord
+
+if TYPE_CHECKING:
+    from sync.executor import ProgressCallback
 
 _VERB = {
     Action.CREATE: ("create", "would create"),
@@ -328,3 +331,28 @@ def _users(count: int) -> str:
 def _cell(value: str) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
+
+
+def progress_bars(console: Console | None) -> Callable[[int], ProgressCallback | None] | None:
+    """A progress bar per apply of 10 operations or more, on a terminal only (else None)."""
+    if console is None or not console.is_terminal:
+        return None
+    from rich.progress import Progress  # only on a terminal
+
+    def factory(total: int) -> ProgressCallback | None:
+        if total < 10:
+            return None
+        progress = Progress(console=console, transient=True)
+        progress.start()
+        task = progress.add_task("applying", total=total)
+        done = [0]
+
+        def tick(n: int) -> None:
+            done[0] += n
+            progress.update(task, advance=n)
+            if done[0] >= total:
+                progress.stop()
+
+        return tick
+
+    return factory

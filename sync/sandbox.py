@@ -12,6 +12,7 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from datetime import date
+from functools import cache
 from typing import Any
 
 from jinja2 import StrictUndefined
@@ -111,8 +112,13 @@ def _limited_range(*args: int) -> range:
     return result
 
 
+@cache
 def sandbox() -> ImmutableSandboxedEnvironment:
-    """A Jinja2 sandbox for mapping expressions, with the limits and the `date` filter."""
+    """The Jinja2 sandbox for mapping expressions, with the limits and the `date` filter.
+
+    One per process, never changed once built: the templates compiled in it are kept
+    (sync.mapping.compile_expression) and shared between runs and threads.
+    """
     env = _Environment(undefined=StrictUndefined, autoescape=False)
     env.globals.pop("lipsum", None)  # lipsum(n=10**6) would bypass the output limit
     env.globals["range"] = _limited_range

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from sync.config.base import ConfigModel
@@ -121,6 +120,10 @@ class JobConfig(ConfigModel):
     def _check_schedule(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        # Imported here: APScheduler takes ~40 ms to import, which a config without a
+        # schedule (every `sync` from cron) need not pay.
+        from apscheduler.triggers.cron import CronTrigger
+
         try:
             CronTrigger.from_crontab(value, timezone="UTC")
         except ValueError as exc:

@@ -89,6 +89,11 @@ class ApiSession:
         if not settings.tls_verify:
             log.warning("tls_verification_disabled", url=settings.url)
             verify = False
+        elif httpx.URL(settings.url).scheme != "https":
+            # Plain HTTP never makes a TLS connection (redirects are not followed; a proxy's
+            # TLS has its own context), so loading the trusted CAs (~20 ms) is skipped. A
+            # context that trusts no CA would refuse any TLS server it were ever used for.
+            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         elif settings.ca_file:
             verify = ssl.create_default_context(cafile=settings.ca_file)
         headers = {

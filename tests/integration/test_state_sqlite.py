@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from structlog.testing import capture_logs
 
 from sync.errors import LockHeldError, StateError
@@ -39,6 +40,15 @@ from sync.state.lock import RunLock
 with RunLock(sys.argv[1], job="hr"):
     print("LOCKED", flush=True)
     sys.stdin.readline()
+"""
+
+# Opens the store and says whether that imported Alembic.
+OPEN_STORE = """
+import sys
+from sync.state import StateStore
+with StateStore(sys.argv[1]) as store:
+    store.recent_runs()
+print("alembic" in sys.modules)
 """
 
 
@@ -114,6 +124,39 @@ class StateContract:
         # What `make migration` compares (migrations/env.py's target_metadata): nothing to add.
         with store.engine.connect() as conn:
             command.check(migrate.alembic_config(conn))
+
+    def test_a_current_schema_opens_without_importing_alembic(self, state_url: str) -> None:
+        def opened_with_alembic() -> str:
+            return subprocess.run(
+                [sys.executable, "-c", OPEN_STORE, state_url],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=REPO,
+                timeout=60,
+            ).stdout.splitlines()[-1]
+
+        assert opened_with_alembic() == "True"  # the empty database: migrated
+        assert opened_with_alembic() == "False"  # now current: only read
+
+    def test_an_old_schema_is_upgraded_keeping_its_rows(self, state_url: str) -> None:
+        engine = sa.create_engine(state_url)
+        with engine.begin() as conn:
+            command.upgrade(migrate.alembic_config(conn), "0001")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO links (job, key, tt_id, username, origin, missing_runs, "
+                    "created_at, updated_at) VALUES ('hr', 'e-1', '7', 'ann', 'created', 0, "
+                    ":t, :t)"
+                ),
+                {"t": T0},
+            )
+        engine.dispose()
+        assert migrate.current_revision(state_url) == "0001"
+        with StateStore(state_url) as store:
+            link = store.load_links("hr")["e-1"]
+        assert (link.tt_id, link.offboarding) == ("7", Offboarding.ACTIVE)
+        assert migrate.current_revision(state_url) == migrate.head_revision()
 
     def test_reopening_a_migrated_database_keeps_its_data(self, state_url: str) -> None:
         with StateStore(state_url) as first:
@@ -544,3 +587,14 @@ class TestSqliteState(StateContract):
     def test_in_memory_database_is_refused(self) -> None:
         with pytest.raises(StateError, match="in-memory"):
             StateStore("sqlite://")
+
+
+def test_the_migration_file_names_give_the_revisions_alembic_reads() -> None:
+    # sync.state.migrate knows the revisions from the file names, so as not to import Alembic.
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    revisions = list(script.walk_revisions())
+    assert {r.revision for r in revisions} == migrate.known_revisions()
+    assert script.get_heads() == [migrate.head_revision()]
+    for revision in revisions:
+        assert revision.path is not None
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")

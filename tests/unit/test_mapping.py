@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from sync.errors import MappingError
-from sync.mapping import Mapper, parse_bool
+from sync.mapping import Mapper, compile_expression, parse_bool
 from sync.model import DesiredUser, Person, Skipped
 
 MAPPING: dict[str, Any] = {
@@ -72,6 +72,30 @@ def test_maps_a_record_to_typed_fields() -> None:
     assert user.key == "1001"
     assert user.active is True
     assert user.origin == "people.csv:2"
+
+
+def test_a_second_mapper_for_the_same_config_compiles_no_template() -> None:
+    compile_expression.cache_clear()
+    first = mapper()
+    templates = len(MAPPING) - 1 + 1  # every field but admin's literal, and active
+    assert compile_expression.cache_info().misses == templates
+    second = mapper()  # e.g. the daemon's next run
+    assert compile_expression.cache_info().misses == templates
+    assert compile_expression.cache_info().hits == templates
+    assert second.map(person(), today=TODAY) == first.map(person(), today=TODAY)
+
+
+def test_a_column_named_like_a_jinja_global_wins_over_it() -> None:
+    result = desired(mapper(firstName="{{ joiner }}").map(person(joiner="Ann"), today=TODAY))
+    assert result.fields["firstName"] == "Ann"
+    ranged = desired(mapper(firstName="{{ range(3) | join }}").map(person(), today=TODAY))
+    assert ranged.fields["firstName"] == "012"  # the globals are there without such a column
+
+
+def test_a_template_with_a_syntax_error_fails_in_every_mapper() -> None:
+    for _ in range(2):  # errors are not cached away
+        with pytest.raises(MappingError, match="syntax error"):
+            mapper(firstName="{{ first_name ")
 
 
 def test_fields_are_exactly_the_mapped_ones() -> None:
