@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import ssl
 import threading
@@ -300,14 +301,17 @@ class ApiSession:
         """
         declared = resp.headers.get("content-type", "")
         media = declared.split(";", 1)[0].strip().casefold()
+        broken = ""
         if media in _JSON_MEDIA or media.endswith("+json") or media in _UNDECLARED_MEDIA:
             try:
                 return resp.json()
+            except json.JSONDecodeError as exc:
+                broken = f"; {exc.msg} at char {exc.pos}"  # at the very end: cut short
             except ValueError:
-                pass
+                broken = "; not UTF-8 text"
         got = excerpt(resp.text, self.settings.api_secret, keep_tags=True)
         kind = f"content type {declared}" if declared else "no content type"
-        problem = f"the answer is not JSON ({kind}, {len(resp.content)} bytes): {got!r}"
+        problem = f"the answer is not JSON ({kind}, {len(resp.content)} bytes{broken}): {got!r}"
         error = self.protocol(method, path, resp, problem)
         error.hint = "check timetrack.url: a proxy or a login page may answer instead of the API"
         raise error
