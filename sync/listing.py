@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import structlog
 
@@ -41,10 +42,10 @@ def trusted_listing(client: TimeTrackClient, store: StateStore, job: str) -> lis
     names = {user.username.casefold() for user in listed}
     by_id, by_name = _expected(store, job)
     asks: list[Callable[[], TimeTrackUser | None]] = [
-        _bind(client.confirm_user, user_id) for user_id in sorted(by_id - ids)
+        partial(client.confirm_user, user_id) for user_id in sorted(by_id - ids)
     ]
     asks += [
-        _bind(client.find_user, name) for name in sorted(by_name) if name.casefold() not in names
+        partial(client.find_user, name) for name in sorted(by_name) if name.casefold() not in names
     ]
     if not asks:
         return listed
@@ -71,12 +72,6 @@ def _expected(store: StateStore, job: str) -> tuple[set[str], set[str]]:
         elif record.tt_id:
             by_id.add(record.tt_id)
     return by_id, by_name
-
-
-def _bind(
-    ask: Callable[[str], TimeTrackUser | None], value: str
-) -> Callable[[], TimeTrackUser | None]:
-    return lambda: ask(value)
 
 
 def _ask_all(
