@@ -147,14 +147,14 @@ class _JobRun:
 
     def _plan(self, desired: list[DesiredUser], skipped: list[Skipped], policy: Policy) -> Plan:
         """Refresh the snapshot (absences confirmed), settle the journal, plan and guard."""
+        links = self.store.load_links(self.job.name)
         if self.client is not None and not self.options.offline:
-            users = trusted_listing(self.client, self.store, self.job.name)
+            users = trusted_listing(self.client, self.store, links.values())
             self.store.replace_snapshot(users, fetched_at=datetime.now(UTC))
             log.info("snapshot_refreshed", users=len(users))
         snapshot = self.store.load_snapshot()
-        if not self.options.dry_run:
-            resolve_pending(self.store, snapshot)
-        links = self.store.load_links(self.job.name)
+        if not self.options.dry_run and resolve_pending(self.store, snapshot):
+            links = self.store.load_links(self.job.name)  # a settled create links its user
         the_plan = make_plan(
             desired,
             snapshot,

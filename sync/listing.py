@@ -25,7 +25,7 @@ from functools import partial
 
 import structlog
 
-from sync.model import Action, TimeTrackUser
+from sync.model import Action, Link, TimeTrackUser
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient
 
@@ -35,12 +35,14 @@ log = structlog.get_logger(__name__)
 _SHOWN_IDS = 20
 
 
-def trusted_listing(client: TimeTrackClient, store: StateStore, job: str) -> list[TimeTrackUser]:
-    """TimeTrack's users as listed, plus the owned ones the listing skipped but that exist."""
+def trusted_listing(
+    client: TimeTrackClient, store: StateStore, links: Iterable[Link]
+) -> list[TimeTrackUser]:
+    """TimeTrack's users as listed, plus the owned ones (of `links`) it skipped that exist."""
     listed = client.list_users()
     ids = {user.id for user in listed}
     names = {user.username.casefold() for user in listed}
-    by_id, by_name = _expected(store, job)
+    by_id, by_name = _expected(store, links)
     asks: list[Callable[[], TimeTrackUser | None]] = [
         partial(client.confirm_user, user_id) for user_id in sorted(by_id - ids)
     ]
@@ -62,9 +64,9 @@ def trusted_listing(client: TimeTrackClient, store: StateStore, job: str) -> lis
     return [*listed, *skipped]
 
 
-def _expected(store: StateStore, job: str) -> tuple[set[str], set[str]]:
+def _expected(store: StateStore, links: Iterable[Link]) -> tuple[set[str], set[str]]:
     """Ids that must not be missing by mistake, and usernames of pending creates."""
-    by_id = {link.tt_id for link in store.load_links(job).values()}
+    by_id = {link.tt_id for link in links}
     by_name: set[str] = set()
     for record in store.pending_operations():
         if record.action is Action.CREATE:
