@@ -21,6 +21,7 @@ from sync.desired import DesiredRead, read_desired
 from sync.errors import ExitCode, GuardError, SyncError, UsageError
 from sync.executor import Executor, ProgressCallback
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
+from sync.listing import trusted_listing
 from sync.model import DesiredUser, Plan, Policy, Skipped
 from sync.planner import plan as make_plan
 from sync.recovery import resolve_pending
@@ -145,15 +146,15 @@ class _JobRun:
         return read
 
     def _plan(self, desired: list[DesiredUser], skipped: list[Skipped], policy: Policy) -> Plan:
-        """Refresh the snapshot, settle a crashed run's journal, plan and guard."""
+        """Refresh the snapshot (absences confirmed), settle the journal, plan and guard."""
+        links = self.store.load_links(self.job.name)
         if self.client is not None and not self.options.offline:
-            users = self.client.list_users()
+            users = trusted_listing(self.client, self.store, links.values())
             self.store.replace_snapshot(users, fetched_at=datetime.now(UTC))
             log.info("snapshot_refreshed", users=len(users))
         snapshot = self.store.load_snapshot()
-        if not self.options.dry_run:
-            resolve_pending(self.store, snapshot)
-        links = self.store.load_links(self.job.name)
+        if not self.options.dry_run and resolve_pending(self.store, snapshot):
+            links = self.store.load_links(self.job.name)  # a settled create links its user
         the_plan = make_plan(
             desired,
             snapshot,

@@ -22,7 +22,6 @@ import structlog
 from sync.model import Action, Operation, TimeTrackUser, normalize_field
 from sync.state.store import OperationRecord, StateStore
 from sync.timetrack.client import TimeTrackClient
-from sync.timetrack.errors import NotFoundError
 
 log = structlog.get_logger(__name__)
 
@@ -81,10 +80,8 @@ def look_up(client: TimeTrackClient, ops: Iterable[Operation]) -> dict[str, Time
         if op.action is Action.CREATE:
             user = client.find_user(op.username)
         else:
-            try:
-                user = client.get_user(op.tt_id or "")
-            except NotFoundError:
-                user = None
+            # Only TimeTrack's own 404 says the user is gone (a proxy's page says nothing).
+            user = client.confirm_user(op.tt_id or "")
         if user is not None:
             found[user.id] = user
     return found

@@ -56,6 +56,20 @@ def person(n: int, **overrides: str) -> dict[str, str]:
     return row
 
 
+def tt_user(n: int) -> dict[str, Any]:
+    """The TimeTrack user `person(n)` maps to, field for field (adopted without an update)."""
+    return {
+        "username": f"user{n}",
+        "firstName": f"First{n}",
+        "lastName": f"Last{n}",
+        "email": f"user{n}@example.com",
+        "personalNumber": f"E-{n:05d}",
+        "language": "en",
+        "admin": False,
+        "teamLead": False,
+    }
+
+
 def write_csv(path: Path, rows: Iterable[Mapping[str, str]]) -> None:
     """Write an HR export with the standard header."""
     with path.open("w", encoding="utf-8", newline="") as handle:

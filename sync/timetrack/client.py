@@ -21,6 +21,7 @@ from sync.timetrack.users import (
     create_body,
     extract_list,
     extract_object,
+    extract_total,
     normalize_user,
     update_body,
 )
@@ -78,13 +79,34 @@ class TimeTrackClient:
     # -- public API -------------------------------------------------------------------------
 
     def list_users(self) -> list[TimeTrackUser]:
-        """Every user, read page by page (limit=1000)."""
-        return self._list({})
+        """Every user, read page by page (limit=1000); read again once if the total disagrees.
+
+        Offset paging is no snapshot: a user deleted or created between two pages shifts the
+        later ones, so one is skipped or listed twice. Where the answer carries a total (see
+        `extract_total`), a listing whose pages carried different totals, or fewer users than
+        the last total, changed while we paged: it is read once more. A second reading that
+        agrees with its total is the answer; one that still disagrees is merged with the first
+        (a user either reading saw is kept: an absence is never assumed) and logged as
+        `list_total_mismatch`. Without a total nothing can be told here; the engine confirms
+        the absences that matter (`sync.listing`).
+        """
+        first = self._list({})
+        if first.agrees():
+            return first.users
+        log.info("list_changed_while_paging", **first.counts())
+        second = self._list({})
+        if second.agrees():
+            return second.users
+        log.warning("list_total_mismatch", **second.counts())
+        merged = {user.id: user for user in first.users}
+        merged.update((user.id, user) for user in second.users)
+        return list(merged.values())
 
     def find_user(self, username: str) -> TimeTrackUser | None:
         """The user whose username equals `username` (casefolded), or None."""
         wanted = username.casefold()
-        matches = [u for u in self._list({"username": username}) if u.username.casefold() == wanted]
+        listed = self._list({"username": username}).users
+        matches = [u for u in listed if u.username.casefold() == wanted]
         exact = [u for u in matches if u.username == username]
         if exact:
             return exact[0]
@@ -94,11 +116,22 @@ class TimeTrackClient:
         """One user by id; NotFoundError when it does not exist."""
         path = _user_path(user_id)
         out = self._session.request("GET", path)
-        resp = self._session.final(out, "GET", path)
-        raw = extract_object(self._session.json("GET", path, resp))
-        if raw is None:
-            raise self._session.protocol("GET", path, resp, "the answer holds no user object")
-        return self._normalize("GET", path, resp, raw)
+        return self._user_answer(path, self._session.final(out, "GET", path))
+
+    def confirm_user(self, user_id: str) -> TimeTrackUser | None:
+        """One user by id, or None when TimeTrack's JSON 404 confirms it is gone.
+
+        A 404 that is not JSON (a proxy's page for a path it does not route) confirms
+        nothing: it is a ProtocolError, like any answer that is not the API's.
+        """
+        path = _user_path(user_id)
+        out = self._session.request("GET", path)
+        resp = out.response
+        assert resp is not None
+        if resp.status_code == 404:
+            self._session.json("GET", path, resp)
+            return None
+        return self._user_answer(path, self._session.final(out, "GET", path))
 
     def create_user(self, fields: Mapping[str, Any]) -> WriteResult:
         """POST a new user (fields include the password); never creates it twice on retries."""
@@ -150,9 +183,17 @@ class TimeTrackClient:
 
     # -- reads ------------------------------------------------------------------------------
 
-    def _list(self, filters: Mapping[str, str]) -> list[TimeTrackUser]:
+    def _user_answer(self, path: str, resp: httpx.Response) -> TimeTrackUser:
+        """The user of a 2xx answer to GET users/{id}."""
+        raw = extract_object(self._session.json("GET", path, resp))
+        if raw is None:
+            raise self._session.protocol("GET", path, resp, "the answer holds no user object")
+        return self._normalize("GET", path, resp, raw)
+
+    def _list(self, filters: Mapping[str, str]) -> _Listing:
         """Page through GET users with `filters`; stops on a short page or a repeated page."""
         users: dict[str, TimeTrackUser] = {}
+        totals: list[int | None] = []
         page = 0
         while True:
             params = {**filters, "limit": str(PAGE_LIMIT), "page_number": str(page)}
@@ -163,6 +204,7 @@ class TimeTrackClient:
                 items = extract_list(data)
             except ProtocolError as exc:
                 raise self._session.protocol("GET", "users", resp, exc.message) from None
+            totals.append(extract_total(data))
             batch = [self._normalize("GET", "users", resp, item) for item in items]
             if page > 0 and batch and all(u.id in users for u in batch):
                 log.warning(
@@ -177,7 +219,7 @@ class TimeTrackClient:
             if len(batch) < PAGE_LIMIT:
                 break
             page += 1
-        return list(users.values())
+        return _Listing(list(users.values()), tuple(totals))
 
     def _lookup_created(self, username: str, email: object) -> TimeTrackUser | None:
         """The user an earlier create attempt may have made: same username and (sent) email."""
@@ -230,6 +272,31 @@ class TimeTrackClient:
             return normalize_user(raw)
         except ProtocolError as exc:
             raise self._session.protocol(method, path, resp, exc.message) from None
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """One reading of a listing: the distinct users, and the total each page carried."""
+
+    users: list[TimeTrackUser]
+    totals: tuple[int | None, ...]
+
+    def agrees(self) -> bool:
+        """False when the pages' totals differ or the total exceeds the users listed.
+
+        Pages without a total contradict nothing: a server that gives none agrees with anything.
+        """
+        given = {total for total in self.totals if total is not None}
+        if not given:
+            return True
+        return len(given) == 1 and len(self.users) >= given.pop()
+
+    def counts(self) -> dict[str, object]:
+        """What a log line says about this reading."""
+        return {
+            "listed": len(self.users),
+            "totals": sorted({t for t in self.totals if t is not None}),
+        }
 
 
 def _user_path(user_id: str) -> str:

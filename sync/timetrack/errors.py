@@ -121,9 +121,11 @@ class ErrorBody:
         return text
 
 
-def excerpt(text: str, secret: str | None = None, limit: int = EXCERPT_CHARS) -> str:
-    """A short one-line excerpt of server text: tags dropped, secret redacted, truncated."""
-    flat = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+def excerpt(
+    text: str, secret: str | None = None, limit: int = EXCERPT_CHARS, *, keep_tags: bool = False
+) -> str:
+    """A short one-line excerpt of server text: tags dropped (unless kept), secret redacted."""
+    flat = _SPACE.sub(" ", text if keep_tags else _TAG.sub(" ", text)).strip()
     if secret:
         flat = flat.replace(secret, "***")
     if len(flat) > limit:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import ssl
 import threading
@@ -39,6 +40,9 @@ RATE_LIMIT_ADVICE = (
     "TimeTrack kept answering 429 Too Many Requests: set timetrack.max_requests_per_second "
     "below the rate it takes, or raise timetrack.max_retries"
 )
+# Media types whose body is read as JSON: declared JSON, or undeclared (no header, text/plain).
+_JSON_MEDIA = frozenset({"application/json", "text/json"})
+_UNDECLARED_MEDIA = frozenset({"", "text/plain"})
 AUTH_ADVICE = "check the api_key and the API secret (timetrack.api_key / timetrack.api_secret_file)"
 
 
@@ -299,11 +303,29 @@ class ApiSession:
         )
 
     def json(self, method: str, path: str, resp: httpx.Response) -> Any:
-        try:
-            return resp.json()
-        except ValueError:
-            got = excerpt(resp.text, self.settings.api_secret)
-            raise self.protocol(method, path, resp, f"the answer is not JSON: {got!r}") from None
+        """The answer's JSON; else a ProtocolError naming its content type and first bytes.
+
+        An answer declared as anything but JSON (a proxy's HTML login page, XML) is refused
+        even where its body would parse; an undeclared or text/plain one is judged by its body
+        (the vendor documents no header). The excerpt keeps tags (they show what answered) and
+        never the API secret.
+        """
+        declared = resp.headers.get("content-type", "")
+        media = declared.split(";", 1)[0].strip().casefold()
+        broken = ""
+        if media in _JSON_MEDIA or media.endswith("+json") or media in _UNDECLARED_MEDIA:
+            try:
+                return resp.json()
+            except json.JSONDecodeError as exc:
+                broken = f"; {exc.msg} at char {exc.pos}"  # at the very end: cut short
+            except ValueError:
+                broken = "; not UTF-8 text"
+        got = excerpt(resp.text, self.settings.api_secret, keep_tags=True)
+        kind = f"content type {declared}" if declared else "no content type"
+        problem = f"the answer is not JSON ({kind}, {len(resp.content)} bytes{broken}): {got!r}"
+        error = self.protocol(method, path, resp, problem)
+        error.hint = "check timetrack.url: a proxy or a login page may answer instead of the API"
+        raise error
 
     def full(self, path: str) -> str:
         """The URL path of `path` (relative to the base URL), for logs and messages."""

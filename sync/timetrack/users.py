@@ -10,6 +10,10 @@ from sync.model import BOOL_FIELDS, NOT_UPDATABLE, TimeTrackUser
 from sync.timetrack.errors import ProtocolError, excerpt
 
 LIST_KEYS: tuple[str, ...] = ("data", "users", "items", "results")
+# Where a wrapped list may say how many users there are in all (the vendor documents none):
+# beside the array, or inside a `meta`/`pagination` object.
+TOTAL_KEYS: tuple[str, ...] = ("total", "totalCount", "total_count", "count")
+TOTAL_HOLDERS: tuple[str, ...] = ("meta", "pagination")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 _PLAIN_NUMBER = re.compile(r"(?:0|[1-9][0-9]*)")
@@ -91,6 +95,30 @@ def extract_list(data: object) -> list[Any]:
         "expected a JSON array of users or an object with one under "
         f"{'/'.join(LIST_KEYS)}, got {describe_value(data)}"
     )
+
+
+def extract_total(data: object) -> int | None:
+    """The total a wrapped list answer carries (`total`, `meta.total`, ...); None if none."""
+    if not isinstance(data, dict):
+        return None
+    holders = [data, *(data[k] for k in TOTAL_HOLDERS if isinstance(data.get(k), dict))]
+    for holder in holders:
+        for key in TOTAL_KEYS:
+            total = _count(holder.get(key))
+            if total is not None:
+                return total
+    return None
+
+
+def _count(value: object) -> int | None:
+    """A whole number >= 0 (also as digits text); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def extract_object(data: object) -> Mapping[str, Any] | None:

@@ -120,11 +120,16 @@ class _Api:
         filters = {
             k: v for k, v in request.query_params.items() if k not in ("page_number", "limit")
         }
-        page = self.state.store.api_list(filters, offset, limit, options=opts)
+        page, total = self.state.list_page(filters, offset, limit)
         rendered = [render_user(user, opts) for user in page]
         if opts.list_shape == "bare":
             return JSONResponse(rendered)
-        return JSONResponse({opts.list_shape: rendered})
+        body: dict[str, Any] = {opts.list_shape: rendered}
+        if opts.list_total == "meta.total":
+            body["meta"] = {"total": total}
+        elif opts.list_total != "none":
+            body[opts.list_total] = total
+        return JSONResponse(body)
 
     async def user(self, request: Request) -> Response:
         """GET, PUT and DELETE users/{id}."""

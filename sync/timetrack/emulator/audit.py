@@ -38,10 +38,11 @@ class Audit:
             self.writes.append(record)
         log.debug("emulator_write", method=method, user_id=record.user_id, username=record.username)
 
-    def count_request(self, method: str) -> None:
-        """Count one API request."""
+    def count_request(self, method: str) -> int:
+        """Count one API request; returns how many were counted in all, this one included."""
         with self._lock:
             self.request_count[method] = self.request_count.get(method, 0) + 1
+            return sum(self.request_count.values())
 
     def clear(self) -> None:
         """Forget every write and request."""

@@ -1,4 +1,6 @@
-"""Fault injection over ASGI: counts API requests and applies what the fault dice drew."""
+"""Fault injection over ASGI: counts API requests, applies what the fault dice drew or what the
+proxy switch (`proxy_page`, after `proxy_after` answered requests) puts in front of the API.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +8,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from email.utils import formatdate
 from typing import Any
 
 from starlette.responses import JSONResponse
 
+from sync.timetrack.emulator.asgi import ASGIApp, Message, Receive, Scope, Send
 from sync.timetrack.emulator.errors import CODE_RATE_LIMITED, CODE_SERVER, ApiError
 from sync.timetrack.emulator.options import EmulatorOptions
+from sync.timetrack.emulator.proxy import answer_as_proxy
 from sync.timetrack.emulator.state import EmulatorState
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class ConnectionDropped(Exception):
@@ -42,7 +39,7 @@ def _retry_after(options: EmulatorOptions) -> dict[str, str]:
 
 
 class FaultMiddleware:
-    """Counts API requests and injects the faults the seeded dice choose (API routes only)."""
+    """Counts API requests; injects a proxy's answer or the dice's faults (API routes only)."""
 
     def __init__(self, app: ASGIApp, state: EmulatorState, prefix: str) -> None:
         self.app = app
@@ -54,7 +51,11 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
             return
         method = str(scope["method"])
-        self.state.audit.count_request(method)
+        answered = self.state.audit.count_request(method)
+        proxy = self.state.options.proxy_page
+        if proxy != "none" and answered > self.state.options.proxy_after:
+            await answer_as_proxy(proxy, self.app, scope, receive, send)
+            return
         plan = self.state.draw_faults(method)
         if plan.delay_seconds > 0:
             await asyncio.sleep(plan.delay_seconds)

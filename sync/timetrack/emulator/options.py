@@ -10,6 +10,10 @@ BOOL_STYLES = ("json", "int", "string")
 PERSONAL_NUMBER_STYLES = ("text", "number")
 USERNAME_FILTERS = ("exact", "substring")
 DELETE_MODES = ("hard", "soft")
+# Where a wrapped list says how many users match: beside the array, or under `meta`.
+LIST_TOTALS = ("none", "total", "totalCount", "meta.total")
+# What a proxy in front of the API answers instead of it: a login page, or the body cut short.
+PROXY_PAGES = ("none", "login", "truncated")
 
 _CHOICES: dict[str, tuple[Any, ...]] = {
     "list_shape": LIST_SHAPES,
@@ -19,7 +23,10 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "delete_mode": DELETE_MODES,
     "duplicate_status": (400, 409, 422),
     "delete_refused_status": (400, 409, 422),
+    "list_total": LIST_TOTALS,
+    "proxy_page": PROXY_PAGES,
 }
+_COUNTS = ("delete_during_listing", "create_during_listing", "proxy_after")
 _RATES = (
     "fail_rate",
     "fail_after_write_rate",
@@ -55,6 +62,17 @@ class EmulatorOptions:
     # A hard DELETE of a user with recorded time entries is refused with this status.
     delete_refused_status: int = 400  # 400 | 409 | 422
     seed_time_entries_share: float = 0.0  # share of generated users seeded with time entries
+    list_total: str = "none"  # none | total | totalCount | meta.total (needs a wrapped shape)
+    # An admin at work while a client pages: after each full page of an unfiltered listing,
+    # delete that page's first user (every later user shifts back, so the next page skips
+    # one) and/or create a user; each counts down by one per change until 0.
+    delete_during_listing: int = 0
+    create_during_listing: int = 0
+    # A proxy answering API requests instead of the API, after `proxy_after` answered ones:
+    # "login" a 200 HTML login page (the request never reaches the API), "truncated" the
+    # API's own answer cut in half (a consistent Content-Length, so only the JSON is broken).
+    proxy_page: str = "none"
+    proxy_after: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the first option with a value outside what is allowed."""
@@ -64,6 +82,12 @@ class EmulatorOptions:
         for name in _RATES:
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name}: must be between 0 and 1")
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: must be a whole number >= 0")
+        if self.list_total != "none" and self.list_shape == "bare":
+            raise ValueError("list_total: needs a wrapped list_shape (a bare array has no total)")
         if self.latency_ms < 0 or self.jitter_ms < 0:
             raise ValueError("latency_ms and jitter_ms: must be >= 0")
         if self.retry_after not in (None, "date") and not str(self.retry_after).isdigit():

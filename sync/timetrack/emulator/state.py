@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sync.timetrack.emulator.audit import Audit, WriteRecord
+from sync.timetrack.emulator.churn import after_page
 from sync.timetrack.emulator.faults import FaultDice, FaultPlan
 from sync.timetrack.emulator.options import EmulatorOptions
 from sync.timetrack.emulator.store import UserStore
@@ -74,6 +75,23 @@ class EmulatorState:
     def check_password(self, user_id: int, password: str) -> bool:
         """Whether `password` is the user's current password."""
         return self.store.check_password(user_id, password)
+
+    def list_page(
+        self, filters: Mapping[str, str], offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of GET users and (with `list_total`) the total it is a page of.
+
+        Then an admin at work (the churn switches) acts on what was just served.
+        """
+        with self._lock:
+            opts = self.options
+            page = self.store.api_list(filters, offset, limit, options=opts)
+            total = (
+                None if opts.list_total == "none" else self.store.api_count(filters, options=opts)
+            )
+            if not filters:
+                after_page(self.store, opts, page, limit)
+            return page, total
 
     def set_options(self, **changes: Any) -> None:
         """Change options at once after validating them; unknown names raise ValueError."""

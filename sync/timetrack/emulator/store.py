@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sync.timetrack.emulator.audit import Audit
@@ -149,6 +149,21 @@ class UserStore:
         options: EmulatorOptions,
     ) -> list[dict[str, Any]]:
         """One page of the users matching every filter (text, case-insensitive), by id."""
+        with self._lock:
+            # Filter the stored dicts, copy only the page: a 100,000-user listing stays cheap.
+            hits = self._matching(filters, options)
+            end = None if limit is None else offset + limit
+            return [dict(user) for user in itertools.islice(hits, offset, end)]
+
+    def api_count(self, filters: Mapping[str, str], *, options: EmulatorOptions) -> int:
+        """How many users match every filter: the total of a listing."""
+        with self._lock:
+            return sum(1 for _ in self._matching(filters, options))
+
+    def _matching(
+        self, filters: Mapping[str, str], options: EmulatorOptions
+    ) -> Iterator[dict[str, Any]]:
+        """The stored users matching every filter, by id (the caller holds the lock)."""
         substring = options.username_filter == "substring"
         wanted = {k: v.casefold() for k, v in filters.items() if k in FILTER_FIELDS}
 
@@ -162,12 +177,8 @@ class UserStore:
                     return False
             return True
 
-        with self._lock:
-            # Filter the stored dicts, copy only the page: a 100,000-user listing stays cheap.
-            found = (self._users[key] for key in sorted(self._users))
-            hits = (user for user in found if matches(user))
-            end = None if limit is None else offset + limit
-            return [dict(user) for user in itertools.islice(hits, offset, end)]
+        found = (self._users[key] for key in sorted(self._users))
+        return (user for user in found if matches(user))
 
     def api_get(self, user_id: int) -> dict[str, Any]:
         """One user; ApiError 404 if unknown."""
