@@ -33,13 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
-
 from sync.logging import configure_logging  # noqa: E402
 from sync.model import DesiredUser, Link, Policy, TimeTrackUser, match_key  # noqa: E402
 from sync.planner import plan  # noqa: E402
-from sync.state.store import StateStore  # noqa: E402
-from sync.state.tables import links as links_table  # noqa: E402
 
 FIELDS = ("firstName", "lastName", "email", "personalNumber", "language", "admin", "teamLead")
 
@@ -164,6 +160,12 @@ def fresh_plan(n: int, repeat: int) -> dict[str, float]:
 
 def load_benchmark(n: int) -> dict[str, float]:
     """Seconds to read back an n-user snapshot and n links from a SQLite state database."""
+    # Imported here: SQLAlchemy would add its own megabytes to the planner's peak RSS.
+    import sqlalchemy as sa
+
+    from sync.state.store import StateStore
+    from sync.state.tables import links as links_table
+
     _desired, snapshot, links = population(n, 0.01)
     stamp = {"created_at": NOW, "updated_at": NOW}
     rows = [
