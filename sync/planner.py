@@ -59,8 +59,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
 
+from sync.changes import create_changes, field_changes
 from sync.conflicts import find_conflicts, fold
 from sync.model import (
     ACTION_ORDER,
@@ -77,14 +77,8 @@ from sync.model import (
     Skipped,
     TimeTrackUser,
     match_key,
-    normalize_field,
 )
 from sync.offboarding import plan_leaver, rehire_note
-
-# Fields never compared for an update: the vendor refuses them on PUT, or they are secrets.
-_NOT_COMPARED = frozenset({"username", "password", "enabled", "id"})
-# Fields never put into a create: the executor adds the password; TimeTrack assigns the id.
-_NOT_CREATED = frozenset({"password", "id"})
 
 PROTECTED_REASON = "protected user"
 CREATE_DISABLED_REASON = "create disabled by policy"
@@ -97,24 +91,6 @@ def user_key(match_on: str, user: TimeTrackUser) -> str:
     """The match key of a TimeTrack user (its username when matching on username)."""
     value = user.username if match_on == "username" else user.get(match_on)
     return match_key(match_on, value)
-
-
-def field_changes(person: DesiredUser, user: TimeTrackUser) -> dict[str, tuple[Any, Any]]:
-    """The managed fields whose normalized values differ: field -> (TimeTrack's, desired)."""
-    changes: dict[str, tuple[Any, Any]] = {}
-    for name, new in person.fields.items():
-        if name in _NOT_COMPARED:
-            continue
-        old = user.get(name)
-        # Equal raw values are equal normalized: skip the normalizing on the common path.
-        if old != new and normalize_field(name, old) != normalize_field(name, new):
-            changes[name] = (old, new)
-    return changes
-
-
-def create_changes(person: DesiredUser) -> dict[str, tuple[Any, Any]]:
-    """Every mapped field as (None, value), for a create."""
-    return {name: (None, v) for name, v in person.fields.items() if name not in _NOT_CREATED}
 
 
 def _ordered(index: dict[str, list[TimeTrackUser]]) -> dict[str, list[TimeTrackUser]]:
@@ -142,16 +118,19 @@ class _Planner:
     unchanged: int = 0
     missing: set[str] = field(default_factory=set)
     stale: set[str] = field(default_factory=set)
-    linked_ids: dict[str, str] = field(default_factory=dict)  # tt_id -> key of this job
 
-    def __post_init__(self) -> None:
+    # The indexes are built on first use: a run where everyone is already linked (the steady
+    # state) never needs them.
+
+    @cached_property
+    def linked_ids(self) -> dict[str, str]:
+        """TimeTrack id -> the key of this job's link to it."""
+        index: dict[str, str] = {}
         for key, link in self.links.items():
-            # One id linked to several keys (never written by the store): the last key wins.
-            if link.tt_id not in self.linked_ids or key > self.linked_ids[link.tt_id]:
-                self.linked_ids[link.tt_id] = key
-
-    # The snapshot indexes are built on first use: a run where everyone is already linked
-    # (the steady state) never needs them.
+            # One id linked to several keys (never written by the store): the greatest key wins.
+            if link.tt_id not in index or key > index[link.tt_id]:
+                index[link.tt_id] = key
+        return index
 
     @cached_property
     def by_key(self) -> dict[str, list[TimeTrackUser]]:
@@ -181,10 +160,6 @@ class _Planner:
         """Record that a person is not acted on this run."""
         self.skipped.append(Skipped(person.origin, person.key, reason))
 
-    def protected(self, *usernames: str) -> bool:
-        """Whether any of the usernames is protected."""
-        return any(self.policy.is_protected(name) for name in usernames)
-
     # -- people in the source ----------------------------------------------------------------
 
     def person(self, person: DesiredUser) -> None:
@@ -200,18 +175,20 @@ class _Planner:
 
     def owned(self, person: DesiredUser, user: TimeTrackUser, link: Link) -> None:
         """Plan a person whose TimeTrack user this job owns."""
-        if self.protected(user.username, person.username):
+        wanted = person.username
+        if self.policy.is_protected(user.username) or self.policy.is_protected(wanted):
             self.skip(person, PROTECTED_REASON)
         elif not person.active:
             self.leaver(link, user, LEFT_REASON, person.origin)
         elif not user.enabled:
             self.mismatch(person, user, ConflictKind.DISABLED, DISABLED_REASON)
-        elif fold(user.username) != fold(person.username):
-            reason = f"TimeTrack has username {user.username}, source wants {person.username}"
+        elif fold(user.username) != fold(wanted):
+            reason = f"TimeTrack has username {user.username}, source wants {wanted}"
             self.mismatch(person, user, ConflictKind.RENAME, reason)
         else:
-            note = rehire_note(link) or ""
+            note = ""
             if link.offboarding is not Offboarding.ACTIVE:
+                note = rehire_note(link) or ""
                 back = OffboardingChange(person.key, link.username, Offboarding.ACTIVE, note)
                 self.offboarding.append(back)
             changes = field_changes(person, user)
@@ -249,7 +226,7 @@ class _Planner:
         """Plan a person this job does not own (yet)."""
         if not person.active:
             return  # a leaver we never owned is none of our business
-        if self.protected(person.username):
+        if self.policy.is_protected(person.username):
             self.skip(person, PROTECTED_REASON)
             return
         matches = self.by_key.get(person.key, [])
@@ -278,7 +255,7 @@ class _Planner:
         if user.id in self.other_owned:
             reason = f"TimeTrack user id {user.id} ({user.username}) is owned by another job"
             self.conflict(ConflictKind.OWNED_ELSEWHERE, person, reason)
-        elif self.protected(user.username):
+        elif self.policy.is_protected(user.username):
             self.skip(person, PROTECTED_REASON)
         elif owner is not None:
             reason = (
@@ -345,7 +322,7 @@ class _Planner:
     def leaver(self, link: Link, user: TimeTrackUser, reason: str, origin: str) -> None:
         """An owned user whose person left or vanished: lock or delete it after the grace."""
         self.missing.add(link.key)
-        if self.protected(user.username):
+        if self.policy.is_protected(user.username):
             self.skipped.append(Skipped(origin, link.key, PROTECTED_REASON))
             return
         leaver = plan_leaver(link, user, self.policy, now=self.now, reason=reason)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import RowMapping
 
 from sync.model import Action, Link, Offboarding, Operation, TimeTrackUser
 from sync.report import RunStatus
+from sync.state.tables import links
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +144,24 @@ def operation_record(row: RowMapping) -> OperationRecord:
     )
 
 
-def link_record(row: RowMapping) -> Link:
-    """A `links` row as a Link."""
+# The `links` columns a Link is made of, in the order of its fields (what load_links selects:
+# not the bookkeeping columns, whose datetimes cost more to read than the rest of the row).
+LINK_COLUMNS = tuple(links.c[f.name] for f in fields(Link))
+
+
+def link_record(row: Sequence[Any]) -> Link:
+    """A row of LINK_COLUMNS as a Link."""
+    key, tt_id, username, origin, desired_hash, runs, since, state, locked, refused, why = row
     return Link(
-        key=row["key"],
-        tt_id=row["tt_id"],
-        username=row["username"],
-        origin=row["origin"],
-        desired_hash=row["desired_hash"],
-        missing_runs=row["missing_runs"],
-        missing_since=row["missing_since"],
-        offboarding=Offboarding(row["offboarding"]),
-        locked_at=row["locked_at"],
-        delete_refused_at=row["delete_refused_at"],
-        delete_refusal=row["delete_refusal"],
+        key=key,
+        tt_id=tt_id,
+        username=username,
+        origin=origin,
+        desired_hash=desired_hash,
+        missing_runs=runs,
+        missing_since=since,
+        offboarding=Offboarding(state),
+        locked_at=locked,
+        delete_refused_at=refused,
+        delete_refusal=why,
     )

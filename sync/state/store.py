@@ -34,6 +34,7 @@ from sync.report import RunStatus
 from sync.state import db, migrate
 from sync.state.apply import apply_done, count_missing, set_offboarding
 from sync.state.records import (
+    LINK_COLUMNS,
     OperationRecord,
     RunRecord,
     changes_json,
@@ -250,22 +251,18 @@ class StateStore:
         with self._read("read the TimeTrack snapshot") as conn:
             rows = conn.execute(query).all()
         return {
-            row.id: TimeTrackUser(
-                id=row.id,
-                username=row.username,
-                enabled=bool(row.enabled),
-                fields=json.loads(row.data),
-            )
-            for row in rows
+            tt_id: TimeTrackUser(tt_id, username, bool(enabled), json.loads(data))
+            for tt_id, username, enabled, data in rows
         }
 
     # -- links ------------------------------------------------------------------------------
 
     def load_links(self, job: str) -> dict[str, Link]:
         """What the job owns: match key -> link."""
+        query = sa.select(*LINK_COLUMNS).where(links.c.job == job)
         with self._read("read links") as conn:
-            rows = conn.execute(sa.select(links).where(links.c.job == job)).mappings().all()
-        return {row["key"]: link_record(row) for row in rows}
+            rows = conn.execute(query).all()
+        return {link.key: link for link in map(link_record, rows)}
 
     def offboarding_queue(self, job: str, policy: Policy, now: datetime) -> list[QueueEntry]:
         """The job's leavers TimeTrack still lists as enabled, as of the stored snapshot."""
