@@ -54,6 +54,7 @@ migration: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/client_throughput.py
 	$(BIN)/python benchmarks/plan_scale.py
+	$(BIN)/python benchmarks/bulk_load.py
 
 ## soak: long property and fault profiles
 soak: $(STAMP)
