@@ -289,6 +289,8 @@ class StateStore:
 
     def journal_pending_many(self, run_id: int, job: str, ops: Sequence[Operation]) -> list[int]:
         """Write-ahead for several operations at once, before any of their calls; their ids."""
+        if not ops:
+            return []
         with self._write("journal operations") as conn:
             return insert_pending(conn, run_id, job, ops, self._now())
 
