@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/client_throughput.py
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/bulk_load.py
 
 ## soak: long property and fault profiles
 soak: $(STAMP)

@@ -307,6 +307,10 @@ def emulator(
         float, typer.Option(help="share of writes applied, then answered 500")
     ] = 0.0,
     rate_limit_rate: Annotated[float, typer.Option(help="share answered 429")] = 0.0,
+    rate_limit_per_second: Annotated[
+        float, typer.Option(help="server-side limit: 429 above this rate (0: none)")
+    ] = 0.0,
+    rate_limit_burst: Annotated[int, typer.Option(help="burst of the server-side limit")] = 10,
     drop_rate: Annotated[float, typer.Option(help="share of connections dropped")] = 0.0,
     list_shape: Annotated[str, typer.Option(help="bare|data|users|items|results")] = "bare",
     bool_style: Annotated[str, typer.Option(help="json|int|string")] = "json",
@@ -333,6 +337,8 @@ def emulator(
             fail_rate=fail_rate,
             fail_after_write_rate=fail_after_write_rate,
             rate_limit_rate=rate_limit_rate,
+            rate_limit_per_second=rate_limit_per_second,
+            rate_limit_burst=rate_limit_burst,
             drop_rate=drop_rate,
             list_shape=list_shape,
             bool_style=bool_style,

@@ -18,7 +18,7 @@ import structlog
 
 from sync.config import AppConfig, JobConfig
 from sync.desired import DesiredRead, read_desired
-from sync.errors import ExitCode, GuardError, SyncError, UsageError
+from sync.errors import ExitCode, GuardError, StateError, SyncError, UsageError
 from sync.executor import Executor, ProgressCallback
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.listing import trusted_listing
@@ -70,13 +70,7 @@ def run_job(
         report.duration_seconds = round(time.monotonic() - started, 3)
         if client is not None:
             report.requests = client.stats.snapshot()["requests"] - requests_before
-        store.finish_run(
-            run_id,
-            status=report.status,
-            summary=report.summary(),
-            source_records=report.source_records,
-            error=str(report.error) if report.error else None,
-        )
+        _record_end(store, report)
         log.info(
             "sync_finished",
             status=report.status,
@@ -88,6 +82,24 @@ def run_job(
             **report.summary(),
         )
     return report
+
+
+def _record_end(store: StateStore, report: RunReport) -> None:
+    """Record how the run ended; a database that cannot take it leaves the report intact."""
+    try:
+        store.finish_run(
+            report.run_id,
+            status=report.status,
+            summary=report.summary(),
+            source_records=report.source_records,
+            error=str(report.error) if report.error else None,
+        )
+    except StateError as exc:
+        # A full disk, say: the report still tells what took effect, and the next run closes
+        # the record left `running` as interrupted.
+        log.error("run_end_not_recorded", error=str(exc))
+        if report.error is None:
+            report.end_with_error(exc)
 
 
 @dataclass

@@ -82,6 +82,9 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
         processors=[
+            # First: a disabled level (the per-request and per-operation debug lines of a bulk
+            # load) costs a level check, not the whole chain.
+            structlog.stdlib.filter_by_level,
             *_shared_processors(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -1,7 +1,13 @@
-"""What a finished operation changes in `links` and the snapshot (in the journal's transaction)."""
+"""What a finished operation changes in `links` and the snapshot (in the journal's transaction).
+
+The statements of the bulk path (a create's link and snapshot row, an update's) are built once
+and executed with bound rows: building and caching a statement per operation cost more than
+running it.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -12,17 +18,52 @@ from sync.model import Action, Offboarding, Operation, TimeTrackUser
 from sync.state.records import dumps, user_row, without_password
 from sync.state.tables import UTCDateTime, links, tt_users
 
+# A link's columns that start over when a key is (re)linked: the replaced link's offboarding
+# belonged to the old user.
+_FRESH_LINK: dict[str, Any] = {
+    "missing_runs": 0,
+    "missing_since": None,
+    "offboarding": Offboarding.ACTIVE.value,
+    "offboarding_at": None,
+    "locked_at": None,
+    "delete_refused_at": None,
+    "delete_refusal": None,
+}
+_UPSERTS = {
+    "links": (
+        ("job", "key"),
+        ("tt_id", "username", "origin", "desired_hash", *_FRESH_LINK, "updated_at"),
+    ),
+    "tt_users": (("id",), ("username", "username_cf", "enabled", "data", "fetched_at")),
+}
+_TABLES = {"links": links, "tt_users": tt_users}
+_SET_LINK_STATE = sa.update(links).where(
+    links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key")
+)
+_USER_DATA = sa.select(tt_users.c.data).where(tt_users.c.id == sa.bindparam("b_id"))
+_SET_USER_DATA = sa.update(tt_users).where(tt_users.c.id == sa.bindparam("b_id"))
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+
+def _insert(dialect: str, table: sa.Table) -> Any:
     """The dialect's INSERT, which has ON CONFLICT."""
     # Imported here, so that a run on SQLite never loads the PostgreSQL dialect (~20 ms).
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(table)
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table)
+
+
+@functools.cache
+def _upsert(dialect: str, table: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of `table`, for rows bound at execution."""
+    keys, columns = _UPSERTS[table]
+    target = _TABLES[table]
+    stmt = _insert(dialect, target)
+    set_ = {c: stmt.excluded[c] for c in columns}
+    return stmt.on_conflict_do_update(index_elements=[target.c[k] for k in keys], set_=set_)
 
 
 def apply_done(
@@ -81,13 +122,7 @@ def apply_done(
 
 def upsert_snapshot_user(conn: sa.Connection, user: TimeTrackUser, now: datetime) -> None:
     """Insert or replace one user of the snapshot."""
-    stmt = _insert(conn, tt_users).values({**user_row(user), "fetched_at": now})
-    columns = ("username", "username_cf", "enabled", "data", "fetched_at")
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[tt_users.c.id], set_={c: stmt.excluded[c] for c in columns}
-        )
-    )
+    conn.execute(_upsert(conn.dialect.name, "tt_users"), {**user_row(user), "fetched_at": now})
 
 
 def upsert_link(
@@ -104,49 +139,34 @@ def upsert_link(
     """Link a key to a TimeTrack id, replacing an older link of the same key."""
     # An upsert, not an insert: with `on_rename: recreate` the new user is created (and linked)
     # before the old one is deleted; that delete then removes the link only if it still points
-    # at the old id. The replaced link's offboarding belonged to the old user: the new one
-    # starts active (else a lock it never had would spare it when the person leaves).
-    fresh = {
-        "missing_runs": 0,
-        "missing_since": None,
-        "offboarding": Offboarding.ACTIVE.value,
-        "offboarding_at": None,
-        "locked_at": None,
-        "delete_refused_at": None,
-        "delete_refusal": None,
+    # at the old id. The new user starts active (else a lock it never had would spare it when
+    # the person leaves).
+    row = {
+        "job": job,
+        "key": key,
+        "tt_id": tt_id,
+        "username": username,
+        "origin": origin,
+        "desired_hash": desired_hash,
+        "created_at": now,
+        "updated_at": now,
+        **_FRESH_LINK,
     }
-    stmt = _insert(conn, links).values(
-        job=job,
-        key=key,
-        tt_id=tt_id,
-        username=username,
-        origin=origin,
-        desired_hash=desired_hash,
-        created_at=now,
-        updated_at=now,
-        **fresh,
-    )
-    columns = ("tt_id", "username", "origin", "desired_hash", *fresh)
-    set_ = {c: stmt.excluded[c] for c in (*columns, "updated_at")}
-    conn.execute(stmt.on_conflict_do_update(index_elements=[links.c.job, links.c.key], set_=set_))
+    conn.execute(_upsert(conn.dialect.name, "links"), row)
 
 
 def apply_update(
     conn: sa.Connection, job: str, op: Operation, *, desired_hash: str | None, now: datetime
 ) -> None:
     """Record the applied desired state on the link and merge the new values into the snapshot."""
-    values: dict[str, Any] = {"updated_at": now}
+    values: dict[str, Any] = {"b_job": job, "b_key": op.key, "updated_at": now}
     if desired_hash is not None:
         values["desired_hash"] = desired_hash
-    conn.execute(sa.update(links).where(links.c.job == job, links.c.key == op.key).values(values))
-    data = conn.execute(
-        sa.select(tt_users.c.data).where(tt_users.c.id == op.tt_id)
-    ).scalar_one_or_none()
+    conn.execute(_SET_LINK_STATE, values)
+    data = conn.execute(_USER_DATA, {"b_id": op.tt_id}).scalar_one_or_none()
     if data is not None:
         merged = {**json.loads(data), **without_password(op.payload())}
-        conn.execute(
-            sa.update(tt_users).where(tt_users.c.id == op.tt_id).values(data=dumps(merged))
-        )
+        conn.execute(_SET_USER_DATA, {"b_id": op.tt_id, "data": dumps(merged)})
 
 
 def set_offboarding(

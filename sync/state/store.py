@@ -1,8 +1,9 @@
 """StateStore: the queries on the state database (snapshot, links, runs, journal).
 
 Every method runs in its own transaction; the journal methods change the operation row and
-the links/snapshot rows together, so a crash never leaves one without the other. Safe to use
-from several threads (each call takes its own pooled connection).
+the links/snapshot rows together, so a crash never leaves one without the other (the `_many`
+and `outcomes` forms do that for several operations in one transaction: sync.state.journal).
+Safe to use from several threads (each call takes its own pooled connection).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
@@ -21,9 +22,7 @@ import structlog
 
 from sync.errors import StateError
 from sync.model import (
-    Action,
     Link,
-    Offboarding,
     OffboardingChange,
     Operation,
     Policy,
@@ -32,12 +31,12 @@ from sync.model import (
 from sync.offboarding import QueueEntry, offboarding_queue
 from sync.report import RunStatus
 from sync.state import db, migrate
-from sync.state.apply import apply_done, count_missing, set_offboarding
+from sync.state.apply import count_missing, set_offboarding
+from sync.state.journal import ERROR_MAX, Done, Failed, Outcome, Refused, insert_pending, record
 from sync.state.records import (
     LINK_COLUMNS,
     OperationRecord,
     RunRecord,
-    changes_json,
     dumps,
     link_record,
     operation_record,
@@ -51,7 +50,6 @@ __all__ = ["STALE_RUN_ERROR", "OperationRecord", "RunRecord", "StateStore"]
 log = structlog.get_logger(__name__)
 
 _CHUNK = 10_000  # rows per executemany batch: bounds memory for 100,000-user snapshots
-_ERROR_MAX = 2000  # characters of an error message kept in the journal
 STALE_RUN_ERROR = "interrupted (process ended before the run finished)"
 # Statuses whose source count is a trusted baseline for the shrink guard. Not `guarded` or
 # `failed`: a run stopped by a guard may have read a broken source.
@@ -138,11 +136,6 @@ class StateStore:
         ):
             yield conn
 
-    def _finish_op(self, conn: sa.Connection, op_id: int, values: dict[str, Any]) -> None:
-        result = conn.execute(sa.update(operations).where(operations.c.id == op_id).values(values))
-        if result.rowcount != 1:
-            raise StateError(f"state database {self._where} has no operation {op_id}")
-
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, job: str, *, dry_run: bool) -> int:
@@ -177,7 +170,7 @@ class StateStore:
             "summary": dumps(dict(summary)),
             "failed": int(summary.get("failed", 0)),
             "source_records": source_records,
-            "error": error[:_ERROR_MAX] if error else None,
+            "error": error[:ERROR_MAX] if error else None,
         }
         with self._write("record the end of a run") as conn:
             result = conn.execute(sa.update(runs).where(runs.c.id == run_id).values(values))
@@ -289,23 +282,26 @@ class StateStore:
 
     def journal_pending(self, run_id: int, job: str, op: Operation) -> int:
         """Write-ahead: record an operation as `pending` before its API call; returns its id."""
-        row = {
-            "run_id": run_id,
-            "job": job,
-            "action": op.action.value,
-            "match_key": op.key,
-            "username": op.username,
-            "username_cf": op.username.casefold(),
-            "tt_id": op.tt_id,
-            "changes": changes_json(op.changes),
-            "reason": op.reason,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": self._now(),
-        }
-        with self._write("journal an operation") as conn:
-            result = conn.execute(sa.insert(operations).values(row).returning(operations.c.id))
-            return int(result.scalar_one())
+        return self.journal_pending_many(run_id, job, [op])[0]
+
+    def journal_pending_many(self, run_id: int, job: str, ops: Sequence[Operation]) -> list[int]:
+        """Write-ahead for several operations at once, before any of their calls; their ids."""
+        if not ops:
+            return []
+        with self._write("journal operations") as conn:
+            return insert_pending(conn, run_id, job, ops, self._now())
+
+    def journal_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Record how operations ended, each with its links/snapshot change, in one transaction."""
+        if not outcomes:
+            return
+        now = self._now()
+        with self._write("journal finished operations") as conn:
+            for outcome in outcomes:
+                if not record(conn, outcome, now):
+                    raise StateError(
+                        f"state database {self._where} has no operation {outcome.op_id}"
+                    )
 
     def journal_done(
         self,
@@ -319,46 +315,19 @@ class StateStore:
         desired_hash: str | None,
     ) -> None:
         """Mark an operation done and apply it to links and snapshot, in one transaction."""
-        if op.action is Action.CREATE and user is None:
-            raise ValueError("journal_done of a create needs the created user")
-        now = self._now()
-        values = {"status": "done", "http_status": http_status, "attempts": attempts}
-        tt_id = user.id if user is not None else op.tt_id
-        with self._write("journal a finished operation") as conn:
-            self._finish_op(conn, op_id, {**values, "tt_id": tt_id, "finished_at": now})
-            apply_done(conn, job, op, user=user, desired_hash=desired_hash, now=now)
+        self.journal_outcomes([Done(op_id, job, op, user, http_status, attempts, desired_hash)])
 
     def journal_failed(
         self, op_id: int, *, http_status: int | None, error: str, attempts: int
     ) -> None:
         """Mark an operation failed with the HTTP status and the error message."""
-        values = {
-            "status": "failed",
-            "http_status": http_status,
-            "attempts": attempts,
-            "error": error[:_ERROR_MAX],
-            "finished_at": self._now(),
-        }
-        with self._write("journal a failed operation") as conn:
-            self._finish_op(conn, op_id, values)
+        self.journal_outcomes([Failed(op_id, http_status, error, attempts)])
 
     def journal_refused(
         self, op_id: int, job: str, op: Operation, *, http_status: int, error: str
     ) -> None:
         """Mark a delete TimeTrack refused, and retain its user (locked, queued), at once."""
-        now = self._now()
-        values = {"status": "refused", "http_status": http_status, "error": error[:_ERROR_MAX]}
-        with self._write("journal a refused delete") as conn:
-            self._finish_op(conn, op_id, {**values, "attempts": 1, "finished_at": now})
-            set_offboarding(
-                conn,
-                job,
-                op.key,
-                Offboarding.RETAINED,
-                now,
-                delete_refused_at=now,
-                delete_refusal=error[:_ERROR_MAX],
-            )
+        self.journal_outcomes([Refused(op_id, job, op, http_status, error)])
 
     def record_offboarding(self, job: str, changes: Iterable[OffboardingChange]) -> None:
         """Record the offboarding states a plan changes without a write of their own."""

@@ -11,9 +11,11 @@ import pytest
 from sync import executor as executor_module
 from sync.config import load_config
 from sync.engine import run_jobs
+from sync.errors import StateError
 from sync.logging import configure_logging
 from sync.model import Action, Operation
 from sync.report import RunOptions
+from sync.state.store import STALE_RUN_ERROR, StateStore
 from sync.timetrack.emulator import RunningEmulator
 from tests.syncenv import (
     after_listing,
@@ -279,3 +281,23 @@ def test_mostly_invalid_export_blocks_every_change(tmp_path: Path, emu: RunningE
     report = run(env)
     assert (report.status, report.exit_code) == ("guarded", 3)
     assert len(emu.state.writes) == writes
+
+
+def test_a_run_whose_end_cannot_be_recorded_still_reports_what_took_effect(
+    tmp_path: Path, emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env(tmp_path, emu.url, [person(n) for n in range(3)])
+
+    def disk_full(*_args: object, **_kwargs: object) -> None:
+        raise StateError("state database: cannot record the end of a run: disk is full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(StateStore, "finish_run", disk_full)
+        report = run(env)
+    assert (report.status, report.exit_code) == ("failed", 1)
+    assert report.error is not None and "disk is full" in str(report.error)
+    assert report.summary()["create"] == 3 and len(emu.state.users()) == 3
+    assert run(env).exit_code == 0
+    with StateStore(f"sqlite:///{env.db}") as store:
+        statuses = [(r.status, r.error) for r in reversed(store.recent_runs())]
+    assert statuses == [("failed", STALE_RUN_ERROR), ("succeeded", None)]

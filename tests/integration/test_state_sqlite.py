@@ -27,6 +27,7 @@ from structlog.testing import capture_logs
 from sync.errors import LockHeldError, StateError
 from sync.model import Action, Offboarding, Operation, TimeTrackUser
 from sync.state import RunLock, StateStore, migrate
+from sync.state.journal import Done, Failed
 from sync.state.store import STALE_RUN_ERROR
 from sync.state.tables import links, metadata
 
@@ -217,6 +218,32 @@ class StateContract:
         )
         assert store.pending_operations() == []
         assert store.load_links("hr") == {}
+
+    def test_a_group_of_outcomes_is_recorded_together_or_not_at_all(
+        self, store: StateStore
+    ) -> None:
+        run_id = store.start_run("hr", dry_run=False)
+        ops = [create_op(f"100{n}", f"user{n}") for n in range(3)]
+        ids = store.journal_pending_many(run_id, "hr", ops)
+        assert [p.id for p in store.pending_operations()] == ids
+        assert [p.username for p in store.pending_operations()] == ["user0", "user1", "user2"]
+        done = Done(ids[0], "hr", ops[0], user("40", "user0"), 201, 1, "h0")
+        with pytest.raises(StateError, match="no operation 999"):
+            store.journal_outcomes([done, Failed(999, 500, "boom", 1)])
+        assert len(store.pending_operations()) == 3 and store.load_links("hr") == {}
+        store.journal_outcomes(
+            [
+                done,
+                Failed(ids[1], 422, "email is invalid", 1),
+                Done(ids[2], "hr", ops[2], user("41", "user2"), 201, 2, None),
+            ]
+        )
+        assert store.pending_operations() == []
+        assert sorted(store.load_links("hr")) == ["1000", "1002"]
+        assert sorted(store.load_snapshot()) == ["40", "41"]
+        statuses = {r.username: (r.status, r.attempts) for r in store.operations(run_id=run_id)}
+        assert statuses == {"user0": ("done", 1), "user1": ("failed", 1), "user2": ("done", 2)}
+        assert store.journal_pending_many(run_id, "hr", []) == []
 
     def test_pending_operation_survives_a_crash(self, state_url: str) -> None:
         op = Operation(Action.UPDATE, "1001", "jdoe", "42", {"lastName": ("Doe", "Roe")}, "x")

@@ -5,14 +5,17 @@ required fields, PUT refusing username/enabled) and its help page (a user with r
 entries cannot be deleted); routes under /_emulator/ let tests look behind the API, do what
 only an admin can in the web UI (deactivate a user) and change switches. Faults (latency,
 500, 429, dropped connections) apply to the API routes only and are drawn from
-`random.Random(options.seed)`, so a test repeats. Two more switches are deterministic: an
-admin changing users between the pages of a listing (`churn`), and a proxy answering in the
-API's place (`proxy`: an HTML login page or a truncated body).
+`random.Random(options.seed)`, so a test repeats; beside them, an optional server-side rate
+limit (a token bucket on the state's clock) answers 429 with the seconds until its next token.
+Two more switches are deterministic: an admin changing users between the pages of a listing
+(`churn`), and a proxy answering in the API's place (`proxy`: an HTML login page or a
+truncated body).
 
 One concern per module: `app` (routes, rendering), `store` (users with the API's semantics),
 `fields` (field names and value cleaning), `errors` (`ApiError`), `faults` (the seeded dice),
-`middleware` (applying faults over ASGI; `asgi` its type names), `churn`, `proxy`, `audit`
-(writes and request counters), `state` (all of these reset together), `options`, `seed` and
+`bucket` (the server's rate limit), `middleware` (applying faults and the limit over ASGI;
+`asgi` its type names), `churn`, `proxy`, `audit` (writes, request and answer counters),
+`state` (all of these reset together), `options`, `seed` and
 `serve`. It imports nothing from the client.
 """
 

@@ -1,4 +1,4 @@
-"""What the emulator saw: the writes the API applied and the API requests it answered."""
+"""What the emulator saw: the writes the API applied, the API requests and how it answered."""
 
 from __future__ import annotations
 
@@ -24,12 +24,14 @@ class WriteRecord:
 
 
 class Audit:
-    """The write audit and the request counters by method, for tests and the admin routes."""
+    """The write audit and the request counters, for tests, benchmarks and the admin routes."""
 
     def __init__(self, lock: threading.RLock) -> None:
         self._lock = lock
         self.writes: list[WriteRecord] = []
-        self.request_count: dict[str, int] = {}
+        self.request_count: dict[str, int] = {}  # by method
+        self.answer_count: dict[int, int] = {}  # by status sent (a dropped answer: none)
+        self.throttled = 0  # the 429s of the server's rate limit (a part of answer_count[429])
 
     def record_write(self, method: str, user: Mapping[str, Any]) -> None:
         """Record that the API applied `method` to `user`."""
@@ -44,17 +46,27 @@ class Audit:
             self.request_count[method] = self.request_count.get(method, 0) + 1
             return sum(self.request_count.values())
 
+    def count_answer(self, status: int, *, throttled: bool = False) -> None:
+        """Count one answer by its status; `throttled`: a 429 of the server's rate limit."""
+        with self._lock:
+            self.answer_count[status] = self.answer_count.get(status, 0) + 1
+            self.throttled += throttled
+
     def clear(self) -> None:
-        """Forget every write and request."""
+        """Forget every write, request and answer."""
         with self._lock:
             self.writes.clear()
             self.request_count.clear()
+            self.answer_count.clear()
+            self.throttled = 0
 
     def stats(self) -> dict[str, Any]:
-        """Requests by method, the number of writes and each write, JSON-ready."""
+        """Requests by method, answers by status, the writes and each write, JSON-ready."""
         with self._lock:
             return {
                 "requests": dict(self.request_count),
+                "answers": {str(status): n for status, n in sorted(self.answer_count.items())},
+                "throttled": self.throttled,
                 "writes": len(self.writes),
                 "write_log": [{**asdict(w), "time": w.time.isoformat()} for w in self.writes],
             }

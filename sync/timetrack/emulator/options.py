@@ -53,8 +53,13 @@ class EmulatorOptions:
     jitter_ms: float = 0.0
     fail_rate: float = 0.0  # 500 before the request has any effect
     fail_after_write_rate: float = 0.0  # write applied, then answered 500
-    rate_limit_rate: float = 0.0  # 429
-    retry_after: str | None = "1"  # "N" seconds | "date" | None (header omitted)
+    rate_limit_rate: float = 0.0  # 429 at random
+    # Retry-After of the 429s: "N" seconds | "date" | None (header omitted). The server limit
+    # below sends the seconds until its next token instead of N (as a date with "date").
+    retry_after: str | None = "1"
+    # A server-side limit (a token bucket): above this many requests a second, 429 (0: off).
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 10  # requests the bucket lets through at once after a pause
     drop_rate: float = 0.0  # connection dropped (half before applying, half after)
     seed: int = 0
     duplicate_status: int = 409  # status for a duplicate username: 409 | 400 | 422
@@ -90,6 +95,11 @@ class EmulatorOptions:
             raise ValueError("list_total: needs a wrapped list_shape (a bare array has no total)")
         if self.latency_ms < 0 or self.jitter_ms < 0:
             raise ValueError("latency_ms and jitter_ms: must be >= 0")
+        if not float(self.rate_limit_per_second) >= 0:
+            raise ValueError("rate_limit_per_second: must be >= 0 (0: no server limit)")
+        burst = self.rate_limit_burst
+        if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError("rate_limit_burst: must be a whole number >= 1")
         if self.retry_after not in (None, "date") and not str(self.retry_after).isdigit():
             raise ValueError('retry_after: must be a number of seconds, "date" or null')
 

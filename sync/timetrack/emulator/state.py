@@ -1,12 +1,14 @@
-"""The emulator's state: its options, users, fault dice and audit, reset together."""
+"""The emulator's state: its options, users, fault dice, rate limit and audit, reset together."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sync.timetrack.emulator.audit import Audit, WriteRecord
+from sync.timetrack.emulator.bucket import TokenBucket
 from sync.timetrack.emulator.churn import after_page
 from sync.timetrack.emulator.faults import FaultDice, FaultPlan
 from sync.timetrack.emulator.options import EmulatorOptions
@@ -17,7 +19,11 @@ class EmulatorState:
     """Everything one emulator holds; the app serves it and tests look behind it."""
 
     def __init__(
-        self, options: EmulatorOptions | None = None, users: Iterable[Mapping[str, Any]] = ()
+        self,
+        options: EmulatorOptions | None = None,
+        users: Iterable[Mapping[str, Any]] = (),
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options or EmulatorOptions()
         self.options.validate()
@@ -27,6 +33,8 @@ class EmulatorState:
         self.audit = Audit(self._lock)
         self.store = UserStore(self._lock, self.audit)
         self.dice = FaultDice(self.options.seed, self._lock)
+        # `clock` drives the server's rate limit only (tests step it; latency is real time).
+        self.bucket = TokenBucket(clock, self._lock)
         for user in users:
             self.store.add_user(**user)
 
@@ -102,12 +110,17 @@ class EmulatorState:
         """The faults for one API request, drawn from the seeded dice."""
         return self.dice.draw(method, self.options)
 
+    def throttle(self) -> float | None:
+        """Take a token of the server's rate limit: None, or the seconds until one is due."""
+        opts = self.options
+        return self.bucket.take(opts.rate_limit_per_second, opts.rate_limit_burst)
+
     def reset_counters(self) -> None:
         """Forget the write audit and the request counters."""
         self.audit.clear()
 
     def reset(self, options: EmulatorOptions | None = None) -> None:
-        """Drop every user, counter and write; restart ids at 1 and the dice at the seed."""
+        """Drop every user, counter and write; restart ids, the dice and the rate limit."""
         with self._lock:
             if options is not None:
                 options.validate()
@@ -115,6 +128,7 @@ class EmulatorState:
             self.store.clear()
             self.audit.clear()
             self.dice.restart(self.options.seed)
+            self.bucket.restart()
 
     def stats(self) -> dict[str, Any]:
         """Counters for the admin route: requests by method, writes, users."""
