@@ -35,6 +35,7 @@ CUT_FACTOR = 2 / 3
 DELIVERED_SHARE = 0.95  # a cut goes at least to this share of the rate delivered until then
 DELIVERED_SECONDS = 0.25  # ... measured over at least this long
 RECOVER_SHARE = 0.9  # after a cut, grow fast back up to this share of the refused rate
+PROBE_MARGIN = 0.02  # a refusal this far above the resume rate came from probing
 FLOOR_SHARE = 0.5  # a cut keeps at least this share of the best rate that worked
 FLOOR_BREAK_SHARE = 0.3  # this share of the last REFUSAL_WINDOW answers refused near the floor
 REFUSAL_WINDOW = 32  # ... lowers the floor (5% refused at random almost never reach it)
@@ -135,7 +136,10 @@ class RateController:
         known = min(before, delivered) if delivered else before
         cut = min(before * CUT_FACTOR, DELIVERED_SHARE * known)
         self.rate = self._bounded(min(before, max(cut, self.floor)))
-        self.resume = RECOVER_SHARE * known  # just below what proved too fast
+        # Just below what proved too fast; but a refusal that came while the rate was not
+        # above the resume rate (recovering, or holding) says nothing about a limit there.
+        if before > self.resume * (1 + PROBE_MARGIN) or not self.resume:
+            self.resume = RECOVER_SHARE * known
         self.slow_start = False
         self.cuts += 1
         self._last_cut_at = now
