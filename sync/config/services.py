@@ -75,7 +75,7 @@ class TimeTrackConfig(ConfigModel):
             return value
         raise ValueError(
             'must be "auto" (adapt to TimeTrack\'s answers), a number of requests per second '
-            f"(a hard ceiling), or 0 (no limit); got {value!r}"
+            f"(a hard ceiling) or 0 (no limit) (got {value!r})"
         )
 
     @field_validator("max_requests_per_second")
