@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from sync.errors import MappingError
-from sync.mapping import Mapper, compile_expression, parse_bool
+from sync.mapping import Mapper, _Expression, compile_expression, parse_bool
 from sync.model import DesiredUser, Person, Skipped
+from sync.sandbox import sandbox
 
 MAPPING: dict[str, Any] = {
     "username": "{{ email.split('@')[0] | lower }}",
@@ -517,3 +518,18 @@ def test_the_documented_date_examples_do_what_they_say() -> None:
         if "start_date" in example:
             assert desired(active_on(example, date(2026, 12, 31), **joiner)).active is False
             assert desired(active_on(example, date(2027, 1, 1), **joiner)).active is True
+
+
+@pytest.mark.parametrize("value", ["Åsa", "", "  padded  ", "{{ not a template }}", "x" * 500])
+def test_a_plain_column_template_renders_what_jinja_renders(value: str) -> None:
+    plain = _Expression(sandbox(), "mapping.firstName", "{{ first_name }}")
+    assert plain._column == "first_name"
+    jinja = _Expression(sandbox(), "mapping.firstName", "{{ first_name }}")
+    jinja._column = None  # the same template, run through Jinja
+    context = {"first_name": value}
+    assert plain.render(context, "row 2") == jinja.render(context, "row 2") == value
+
+
+def test_a_plain_column_holding_a_list_is_rendered_by_jinja() -> None:
+    groups = _Expression(sandbox(), "mapping.teamLead", "{{ memberOf }}")
+    assert groups.render({"memberOf": ["a", "b"]}, "row 2") == "['a', 'b']"
