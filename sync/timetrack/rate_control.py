@@ -33,7 +33,8 @@ PROBE_PER_SECOND = 0.01  # above the resume rate, grow by this share of the rate
 MAX_GROWTH_SECONDS = 0.05  # one answer grows the rate by at most this much time's worth
 CUT_FACTOR = 2 / 3
 DELIVERED_SHARE = 0.95  # a cut goes at least to this share of the rate delivered until then
-DELIVERED_SECONDS = 0.25  # ... measured over at least this long
+DELIVERED_SECONDS = 0.25  # ... measured over at least this long ...
+DELIVERED_ANSWERS = 64  # ... and over at most this many of the latest answers
 RECOVER_SHARE = 0.9  # after a cut, grow fast back up to this share of the refused rate
 PROBE_MARGIN = 0.02  # a refusal this far above the resume rate came from probing
 FLOOR_SHARE = 0.5  # a cut keeps at least this share of the best rate that worked
@@ -65,8 +66,8 @@ class RateController:
     _last_answer_at: float | None = None
     _clean_since: float | None = None  # the first answer of the current run without a 429
     _clean_answers: int = 0
-    _run_since: float | None = None  # the first answer since the last 429
-    _run_answers: int = 0
+    # When the latest answers since the last 429 came (the server's recent delivery rate).
+    _run: deque[float] = field(default_factory=lambda: deque(maxlen=DELIVERED_ANSWERS))
     _refused: deque[bool] = field(default_factory=lambda: deque(maxlen=REFUSAL_WINDOW))
     _lowest_latency: float = math.inf
     _latency: float | None = None
@@ -113,10 +114,8 @@ class RateController:
         # The server's burst allowance can make a short run look faster than the server is.
         if self._clean_since is None:
             self._clean_since = now
-        if self._run_since is None:
-            self._run_since = now
         self._clean_answers += 1
-        self._run_answers += 1
+        self._run.append(now)
         span = now - self._clean_since
         if span >= CLEAN_SECONDS and self._clean_answers >= CLEAN_ANSWERS:
             self.best = max(self.best, self._clean_answers / span)
@@ -125,7 +124,7 @@ class RateController:
     def _overloaded(self, asked_at: float, now: float) -> None:
         self._clean_since, self._clean_answers = None, 0
         delivered = self._delivered(now)
-        self._run_since, self._run_answers = None, 0
+        self._run.clear()
         if asked_at < self._last_cut_at:
             return  # queued before the last cut: part of the episode that caused it
         before = self.rate
@@ -147,11 +146,11 @@ class RateController:
         self._changes.append(f"cut {before:.1f} -> {self.rate:.1f} req/s (floor {self.floor:.1f})")
 
     def _delivered(self, now: float) -> float:
-        """The rate of answers since the last 429, if the run was long enough to tell."""
-        if self._run_since is None or self._run_answers < CLEAN_ANSWERS:
+        """The rate of the latest answers since the last 429, if there were enough to tell."""
+        if len(self._run) < CLEAN_ANSWERS:
             return 0.0
-        span = now - self._run_since
-        return self._run_answers / span if span >= DELIVERED_SECONDS else 0.0
+        span = now - self._run[0]
+        return len(self._run) / span if span >= DELIVERED_SECONDS else 0.0
 
     def _grow(self, seconds: float) -> None:
         if self.slow_start or self.rate < self.resume:
