@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -22,7 +22,8 @@ from sync.errors import ExitCode, GuardError, StateError, SyncError, UsageError
 from sync.executor import Executor, ProgressCallback
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.listing import trusted_listing
-from sync.model import DesiredUser, Plan, Policy, Skipped
+from sync.model import DesiredUser, Link, Plan, Policy, Skipped, TimeTrackUser
+from sync.offboarding import QueueEntry, offboarding_queue
 from sync.planner import plan as make_plan
 from sync.recovery import resolve_pending
 from sync.report import ApplyResult, RunOptions, RunReport, RunStatus
@@ -115,6 +116,8 @@ class _JobRun:
     now: datetime
     progress: ProgressFactory | None = None
     stop: threading.Event | None = None
+    # The links and snapshot the plan was made from (the state, while nothing was written).
+    read_state: tuple[Mapping[str, Link], Mapping[str, TimeTrackUser]] | None = None
 
     def execute(self) -> None:
         """Read, plan, guard and (unless dry) apply."""
@@ -127,9 +130,7 @@ class _JobRun:
         guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
         if self.options.dry_run:
             self.report.end(*_dry_run_outcome(the_plan, guarded, self.options))
-            self.report.offboarding_queue = self.store.offboarding_queue(
-                self.job.name, policy, self.now
-            )
+            self.report.offboarding_queue = self._queue(policy, changed=False)
             return
         if invalid.tripped:
             log.error("sync_blocked", guard=invalid.name, reason=invalid.message)
@@ -138,9 +139,17 @@ class _JobRun:
         self._apply(the_plan, read.desired)
         assert self.report.applied is not None
         self.report.end(_real_run_status(self.report.applied, guarded))
-        self.report.offboarding_queue = self.store.offboarding_queue(
-            self.job.name, policy, self.now
+        changed = not the_plan.is_empty or bool(
+            the_plan.offboarding or the_plan.missing_keys or the_plan.stale_keys
         )
+        self.report.offboarding_queue = self._queue(policy, changed=changed)
+
+    def _queue(self, policy: Policy, *, changed: bool) -> list[QueueEntry]:
+        """The leavers still enabled after the run; from what it read, if it changed nothing."""
+        if changed or self.read_state is None:
+            return self.store.offboarding_queue(self.job.name, policy, self.now)
+        links, snapshot = self.read_state
+        return offboarding_queue(links.values(), snapshot, policy, self.now)
 
     def _read_source(self, policy: Policy) -> DesiredRead:
         """The whole source, mapped, or an error; the source guards before anything is planned."""
@@ -167,6 +176,7 @@ class _JobRun:
         snapshot = self.store.load_snapshot()
         if not self.options.dry_run and resolve_pending(self.store, snapshot):
             links = self.store.load_links(self.job.name)  # a settled create links its user
+        self.read_state = (links, snapshot)
         the_plan = make_plan(
             desired,
             snapshot,

@@ -6,12 +6,14 @@ at `INITIAL_RATE` and, while our own pace is what holds requests back, doubles e
 can. Growth is measured between answers and capped per answer, so time spent waiting out a
 server's `Retry-After` grows nothing.
 
-The first 429 or 503 ends slow start and cuts the rate by a third, once per episode: answers to
-requests queued before the last cut belong to the episode that caused it (eight workers hitting
-one limit together are one signal, not eight). After a cut the rate grows back at slow-start
-speed to just below the rate that was refused, then probes by 1% a second, so a rate found just
-under a real limit is held for many seconds before it is probed again: every probe that
-overshoots costs everyone a `Retry-After`. A cut never goes below half the best rate that ever
+The first 429 or 503 ends slow start and cuts the rate by a third, or to the rate the server
+was delivering over its latest answers if that is lower, once per episode: answers to requests
+queued before the last cut belong to the episode that caused it (eight workers hitting one
+limit together are one signal, not eight). After a cut the rate grows back at slow-start speed
+to just below the rate that was refused, then probes by 1% a second, so a rate found just under
+a real limit is held for many seconds before it is probed again: every probe that overshoots
+costs everyone a `Retry-After`. A refusal while the rate is not above that resume level (still
+recovering, or holding) leaves the level where it is. A cut never goes below half the best rate that ever
 worked (the rate of a run of answers without a 429; at first the rate we started at), so a
 server that answers a few 429s at random, far below any limit, cannot drive the rate to a crawl.
 Only when almost a third of the last answers were refused near that floor does the floor come

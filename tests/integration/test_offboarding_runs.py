@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sync.model import Action, ConflictKind, Link, Offboarding, Operation, match_key
+from sync.model import Action, ConflictKind, Link, Offboarding, Operation, Policy, match_key
 from sync.recovery import UNCONFIRMED_LOCK
 from sync.report import RunReport
 from sync.state.store import StateStore
@@ -186,6 +186,22 @@ def test_a_refused_delete_retains_the_locked_user_and_is_retried_after_30_days(
     retried = link(env)
     assert retried is not None and retried.offboarding is Offboarding.RETAINED
     assert retried.delete_refused_at == NOW + 30 * DAY
+
+
+def test_a_run_that_changes_nothing_reports_the_queue_the_state_db_holds(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    env = hire(tmp_path, emu, "delete: true", time_entries=3)
+    source(env, left=(1,))
+    succeeded(run_at(env, emu, NOW)[0])
+    for options in ({}, {"dry_run": True}):
+        report, writes = run_at(env, emu, NOW + DAY, **options)
+        succeeded(report)
+        assert writes == [] and report.plan is not None and report.plan.is_empty
+        with StateStore(env.state_url) as store:
+            held = store.offboarding_queue("hr", Policy(delete=True), NOW + DAY)
+        assert report.offboarding_queue == held
+        assert [e.username for e in held] == ["user1"]
 
 
 def test_a_refused_delete_of_an_unlocked_leaver_is_followed_by_its_lock(
