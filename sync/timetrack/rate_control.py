@@ -13,9 +13,10 @@ limit together are one signal, not eight). After a cut the rate grows back at sl
 to just below the rate that was refused, then probes by 1% a second, so a rate found just under
 a real limit is held for many seconds before it is probed again: every probe that overshoots
 costs everyone a `Retry-After`. A refusal while the rate is not above that resume level (still
-recovering, or holding) leaves the level where it is. A cut never goes below half the best rate that ever
-worked (the rate of a run of answers without a 429; at first the rate we started at), so a
-server that answers a few 429s at random, far below any limit, cannot drive the rate to a crawl.
+recovering, or holding) leaves the level where it is. A cut never goes below half the best
+rate that ever worked (the rate of a run of answers without a 429; at first the rate we started
+at), so a server that answers a few 429s at random, far below any limit, cannot drive the rate
+to a crawl.
 Only when almost a third of the last answers were refused near that floor does the floor come
 down: what once worked no longer does. Rising latency, the early sign of a queue at the server,
 holds all growth.
