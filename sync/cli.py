@@ -307,9 +307,7 @@ def emulator(
         float, typer.Option(help="share of writes applied, then answered 500")
     ] = 0.0,
     rate_limit_rate: Annotated[float, typer.Option(help="share answered 429")] = 0.0,
-    rate_limit_per_second: Annotated[
-        float, typer.Option(help="server-side limit: 429 above this rate (0: none)")
-    ] = 0.0,
+    rate_limit_per_second: Annotated[float, typer.Option(help="server limit, req/s")] = 0.0,
     rate_limit_burst: Annotated[int, typer.Option(help="burst of the server-side limit")] = 10,
     drop_rate: Annotated[float, typer.Option(help="share of connections dropped")] = 0.0,
     list_shape: Annotated[str, typer.Option(help="bare|data|users|items|results")] = "bare",
