@@ -12,7 +12,6 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
@@ -78,7 +77,7 @@ def fail(exc: BaseException) -> NoReturn:
     """Turn an error into a message with its cause, place and fix, and the documented exit code."""
     # soft_wrap: off a terminal Rich would break lines at 80 columns, splitting a message
     # (and the key path or file name in it) across lines of a log or a cron mail.
-    err = _console(stderr=True, soft_wrap=True)
+    err = make_console(stderr=True, soft_wrap=True)
     if G.debug:
         err.print(traceback.format_exc(), highlight=False, markup=False)
     if isinstance(exc, SyncError):
@@ -93,7 +92,7 @@ def fail(exc: BaseException) -> NoReturn:
     raise typer.Exit(ExitCode.FAILED)
 
 
-def _console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
+def make_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
     """A Rich console for a command's output."""
     from rich.console import Console
 
@@ -124,11 +123,11 @@ def load(setup_logging: bool = True) -> AppConfig:
         configure_logging(
             G.log_level or config.logging.level, G.log_format or config.logging.format
         )
-    _started()
+    command_started()
     return config
 
 
-def _started() -> None:
+def command_started() -> None:
     """The command is set up: keep what start-up built out of the collector's way, resume it."""
     if not gc.isenabled():  # only the first time: later calls (a daemon's reload) change nothing
         gc.freeze()
@@ -161,7 +160,7 @@ def sync(
         config = load()
         jobs = [config.job(job)] if job else list(config.jobs)
         options = RunOptions(dry_run, offline, allow_mass_delete, detailed_exitcode)
-        out = _console()
+        out = make_console()
         progress = progress_bars(out if output == "text" else None)
         reports = run_jobs(config, jobs, options, progress=progress)
         if output == "json":
@@ -186,7 +185,7 @@ def status(
         with open_store(config) as store:
             runs = store.recent_runs(job=job, limit=limit)
             queues = _offboarding_queues(store, config, job)
-        console = _console()
+        console = make_console()
         print_runs(runs, console)
         if any(queues.values()):
             counts = ", ".join(f"{name} {len(queue)}" for name, queue in queues.items())
@@ -208,7 +207,7 @@ def offboarding(
         config = load()
         with open_store(config) as store:
             queues = _offboarding_queues(store, config, job)
-        print_queue(queues, _console(soft_wrap=True), output)
+        print_queue(queues, make_console(soft_wrap=True), output)
 
 
 def _offboarding_queues(
@@ -252,7 +251,7 @@ def audit(
             rows = store.operations(
                 username=user, run_id=run, since=_parse_since(since), limit=limit
             )
-        print_journal(rows, _console())
+        print_journal(rows, make_console())
 
 
 @db_app.command("upgrade")
@@ -263,7 +262,7 @@ def db_upgrade() -> None:
 
         config = load()
         upgrade(config.state.url)
-        _console().print("State database is at the newest schema.")
+        make_console().print("State database is at the newest schema.")
 
 
 @app.command()
@@ -273,7 +272,7 @@ def doctor() -> None:
         from sync.doctor import run_doctor
 
         config = load()
-        raise typer.Exit(run_doctor(config, _console()))
+        raise typer.Exit(run_doctor(config, make_console()))
 
 
 @app.command()
@@ -285,101 +284,6 @@ def daemon() -> None:
         config = load()
         overrides = (G.log_level, G.log_format)
         raise typer.Exit(run_daemon(config, reload=lambda: load(False), log_overrides=overrides))
-
-
-@app.command()
-def emulator(
-    port: Annotated[int, typer.Option(help="port (0: a free one)")] = 8787,
-    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
-    bind_public: Annotated[
-        bool, typer.Option("--bind-public", help="allow a non-loopback address")
-    ] = False,
-    api_key: Annotated[str, typer.Option(help="API key to accept")] = "demo-key",
-    api_secret: Annotated[
-        str, typer.Option(help="API secret to accept", envvar="TIMETRACK_EMULATOR_SECRET")
-    ] = "demo-secret",
-    seed_users: Annotated[int, typer.Option(help="start with N generated users")] = 0,
-    seed_file: Annotated[Path | None, typer.Option(help="start with users from JSON/CSV")] = None,
-    latency_ms: Annotated[float, typer.Option(help="added latency per request")] = 0.0,
-    jitter_ms: Annotated[float, typer.Option(help="random extra latency up to this")] = 0.0,
-    fail_rate: Annotated[float, typer.Option(help="share of requests answered 5xx")] = 0.0,
-    fail_after_write_rate: Annotated[
-        float, typer.Option(help="share of writes applied, then answered 500")
-    ] = 0.0,
-    rate_limit_rate: Annotated[float, typer.Option(help="share answered 429")] = 0.0,
-    rate_limit_per_second: Annotated[float, typer.Option(help="server limit, req/s")] = 0.0,
-    rate_limit_burst: Annotated[int, typer.Option(help="burst of the server-side limit")] = 10,
-    drop_rate: Annotated[float, typer.Option(help="share of connections dropped")] = 0.0,
-    list_shape: Annotated[str, typer.Option(help="bare|data|users|items|results")] = "bare",
-    bool_style: Annotated[str, typer.Option(help="json|int|string")] = "json",
-    delete_mode: Annotated[str, typer.Option(help="hard|soft")] = "hard",
-    delete_refused_status: Annotated[
-        int, typer.Option(help="400|409|422: refusing to delete a user with time entries")
-    ] = 400,
-    seed_time_entries_share: Annotated[
-        float, typer.Option(help="share of generated users with recorded time entries")
-    ] = 0.0,
-    seed: Annotated[int, typer.Option(help="random seed for faults and data")] = 0,
-) -> None:
-    """Serve the bundled TimeTrack emulator (loopback only unless --bind-public)."""
-    with errors_explained():
-        from sync.logging import configure_logging
-        from sync.timetrack.emulator import EmulatorOptions, run_emulator_cli
-
-        configure_logging(G.log_level or "info", G.log_format or "auto")
-        options = EmulatorOptions(
-            api_key=api_key,
-            api_secret=api_secret,
-            latency_ms=latency_ms,
-            jitter_ms=jitter_ms,
-            fail_rate=fail_rate,
-            fail_after_write_rate=fail_after_write_rate,
-            rate_limit_rate=rate_limit_rate,
-            rate_limit_per_second=rate_limit_per_second,
-            rate_limit_burst=rate_limit_burst,
-            drop_rate=drop_rate,
-            list_shape=list_shape,
-            bool_style=bool_style,
-            delete_mode=delete_mode,
-            delete_refused_status=delete_refused_status,
-            seed_time_entries_share=seed_time_entries_share,
-            seed=seed,
-        )
-        try:
-            options.validate()
-        except ValueError as exc:
-            raise UsageError(f"emulator option {exc}") from None
-        _started()
-        try:
-            run_emulator_cli(
-                options,
-                host=host,
-                port=port,
-                seed_users=seed_users,
-                seed_file=seed_file,
-                allow_public=bind_public,
-            )
-        except ValueError as exc:
-            raise UsageError(str(exc), hint="use 127.0.0.1, or pass --bind-public") from None
-        except OSError as exc:
-            raise UsageError(
-                f"cannot listen on {host}:{port}: {exc.strerror}",
-                hint="choose another port with --port (0 picks a free one)",
-            ) from None
-
-
-@app.command()
-def demo(
-    keep: Annotated[Path | None, typer.Option(help="keep the demo state DB in this folder")] = None,
-) -> None:
-    """The whole job end to end on embedded defaults: sample CSV, emulator, temp SQLite."""
-    with errors_explained():
-        from sync.demo import run_demo
-        from sync.logging import configure_logging
-
-        configure_logging(G.log_level or "warning", G.log_format or "auto")
-        _started()
-        raise typer.Exit(run_demo(_console(), keep=keep))
 
 
 def main() -> None:
@@ -394,6 +298,9 @@ def main() -> None:
     finally:
         gc.enable()
 
+
+# The commands kept in their own modules register on `app` when imported.
+from sync import cli_plans, cli_tools  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -19,12 +20,21 @@ import structlog
 from sync.config import AppConfig, JobConfig
 from sync.desired import DesiredRead, read_desired
 from sync.errors import ExitCode, GuardError, StateError, SyncError, UsageError
-from sync.executor import Executor, ProgressCallback
+from sync.executor import Executor, ProgressCallback, desired_hash
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.listing import trusted_listing
 from sync.model import DesiredUser, Link, Plan, Policy, Skipped, TimeTrackUser
 from sync.offboarding import QueueEntry, offboarding_queue
 from sync.planner import plan as make_plan
+from sync.plans.checks import (
+    applied_before,
+    check_applicable,
+    config_hash,
+    source_fingerprint,
+    stale_error,
+    stale_operations,
+)
+from sync.plans.document import PlannedOperation, SavedPlan
 from sync.recovery import resolve_pending
 from sync.report import ApplyResult, RunOptions, RunReport, RunStatus
 from sync.runtime import open_run
@@ -47,12 +57,14 @@ def run_job(
     progress: ProgressFactory | None = None,
     stop: threading.Event | None = None,
     now: datetime | None = None,
+    saved: SavedPlan | None = None,
 ) -> RunReport:
     """Run one job once and record it; never raises for errors a user can cause.
 
     Setting `stop` (the daemon's shutdown) stops sending further operations; those in flight
     finish and are journaled. `now` is the run's time for graces and delays (default: the
-    clock when the run starts).
+    clock when the run starts). With `saved`, the run applies that plan instead of reading
+    the source.
     """
     now = now or datetime.now(UTC)
     if options.offline and not options.dry_run:
@@ -64,7 +76,11 @@ def run_job(
     with structlog.contextvars.bound_contextvars(run_id=run_id, job=job.name):
         log.info("sync_started", dry_run=options.dry_run, source=job.source.type)
         try:
-            _JobRun(config, job, store, options, client, report, now, progress, stop).execute()
+            steps = _JobRun(config, job, store, options, client, report, now, progress, stop)
+            if saved is None:
+                steps.execute()
+            else:
+                steps.execute_saved(saved)
         except SyncError as exc:
             report.end_with_error(exc)
             log.error("sync_error", error=str(exc), exit_code=exc.exit_code)
@@ -124,10 +140,17 @@ class _JobRun:
         policy = self.job.policy.to_policy()
         read = self._read_source(policy)
         invalid = check_invalid_share(read.records, len(read.skipped), policy)
-        the_plan = self._plan(read.desired, read.skipped, policy)
+        unguarded = self._plan(read.desired, read.skipped, policy)
+        the_plan = self._guarded(unguarded, policy, self.options.allow_mass_delete)
         the_plan = replace(the_plan, guards=(invalid, *the_plan.guards))
         self.report.plan = the_plan
         guarded = any(v.tripped and not v.overridden for v in the_plan.guards)
+        if self.options.save_plan:
+            # A plan to review shows (and saves) what the delete guards hold back, too:
+            # `apply --allow-mass-delete` approves exactly those operations.
+            self.report.plan = replace(unguarded, guards=the_plan.guards)
+            if not invalid.tripped:
+                self.report.saved_plan = self._saved(self.report.plan, read)
         if self.options.dry_run:
             self.report.end(*_dry_run_outcome(the_plan, guarded, self.options))
             self.report.offboarding_queue = self._queue(policy, changed=False)
@@ -136,7 +159,15 @@ class _JobRun:
             log.error("sync_blocked", guard=invalid.name, reason=invalid.message)
             self.report.end(RunStatus.GUARDED)
             return
-        self._apply(the_plan, read.desired)
+        desired = {d.key: d for d in read.desired}
+        self._apply(
+            the_plan,
+            {
+                op.key: desired_hash(desired[op.key].fields)
+                for op in the_plan.operations
+                if op.key in desired
+            },
+        )
         assert self.report.applied is not None
         self.report.end(_real_run_status(self.report.applied, guarded))
         changed = not the_plan.is_empty or bool(
@@ -167,16 +198,8 @@ class _JobRun:
         return read
 
     def _plan(self, desired: list[DesiredUser], skipped: list[Skipped], policy: Policy) -> Plan:
-        """Refresh the snapshot (absences confirmed), settle the journal, plan and guard."""
-        links = self.store.load_links(self.job.name)
-        if self.client is not None and not self.options.offline:
-            users = trusted_listing(self.client, self.store, links.values())
-            self.store.replace_snapshot(users, fetched_at=datetime.now(UTC))
-            log.info("snapshot_refreshed", users=len(users))
-        snapshot = self.store.load_snapshot()
-        if not self.options.dry_run and resolve_pending(self.store, snapshot):
-            links = self.store.load_links(self.job.name)  # a settled create links its user
-        self.read_state = (links, snapshot)
+        """Refresh the snapshot (absences confirmed), settle the journal and plan."""
+        links, snapshot = self._refresh()
         the_plan = make_plan(
             desired,
             snapshot,
@@ -188,12 +211,80 @@ class _JobRun:
             held_keys=frozenset(s.key for s in skipped if s.key),
         )
         ordered = sorted(skipped, key=lambda s: (s.origin, s.key or ""))
-        the_plan = replace(the_plan, skipped=(*the_plan.skipped, *ordered))
-        return apply_delete_guards(
-            the_plan, len(links), policy, allow_mass_delete=self.options.allow_mass_delete
+        return replace(the_plan, skipped=(*the_plan.skipped, *ordered))
+
+    def _refresh(self) -> tuple[Mapping[str, Link], Mapping[str, TimeTrackUser]]:
+        """The job's links and the snapshot, refreshed from TimeTrack unless offline."""
+        links = self.store.load_links(self.job.name)
+        if self.client is not None and not self.options.offline:
+            users = trusted_listing(self.client, self.store, links.values())
+            self.store.replace_snapshot(users, fetched_at=datetime.now(UTC))
+            log.info("snapshot_refreshed", users=len(users))
+        snapshot = self.store.load_snapshot()
+        if not self.options.dry_run and resolve_pending(self.store, snapshot):
+            links = self.store.load_links(self.job.name)  # a settled create links its user
+        self.read_state = (links, snapshot)
+        return links, snapshot
+
+    def _guarded(self, the_plan: Plan, policy: Policy, allow_mass_delete: bool) -> Plan:
+        """The plan with the delete guards' verdicts (and without what they hold back)."""
+        assert self.read_state is not None
+        owned = len(self.read_state[0])
+        return apply_delete_guards(the_plan, owned, policy, allow_mass_delete=allow_mass_delete)
+
+    def _saved(self, the_plan: Plan, read: DesiredRead) -> SavedPlan:
+        """The plan to write for review, with what each operation was planned against."""
+        assert self.read_state is not None
+        snapshot = self.read_state[1]
+        desired = {d.key: d for d in read.desired}
+        return SavedPlan(
+            plan_id=uuid.uuid4().hex,
+            job=self.job.name,
+            created_at=self.now,
+            config_hash=config_hash(self.config, self.job),
+            source_fingerprint=source_fingerprint(read.desired, read.skipped),
+            operations=tuple(
+                PlannedOperation(
+                    op,
+                    snapshot.get(op.tt_id) if op.tt_id else None,
+                    desired_hash(desired[op.key].fields) if op.key in desired else None,
+                )
+                for op in the_plan.operations
+            ),
+            offboarding=the_plan.offboarding,
+            missing_keys=the_plan.missing_keys,
+            stale_keys=the_plan.stale_keys,
+            guards=the_plan.guards,
         )
 
-    def _apply(self, the_plan: Plan, desired: list[DesiredUser]) -> None:
+    def execute_saved(self, saved: SavedPlan) -> None:
+        """Apply exactly a saved plan, once, if TimeTrack still looks as it was planned on."""
+        policy = self.job.policy.to_policy()
+        check_applicable(saved, self.config, self.job, policy.plan_max_age, self.now)
+        earlier = self.store.applied_plan(saved.plan_id)
+        if earlier is not None:
+            raise applied_before(saved, *earlier)
+        links, snapshot = self._refresh()
+        stale = stale_operations(saved, snapshot, links)
+        if stale:
+            raise stale_error(saved, stale)
+        the_plan = self._guarded(saved.plan(), policy, self.options.allow_mass_delete)
+        self.report.plan = the_plan
+        if len(the_plan.operations) < len(saved.operations):
+            # Approval is of the whole plan: none of it is applied without the flag.
+            self.report.plan = replace(saved.plan(), guards=the_plan.guards)
+            log.error("apply_guarded", plan_id=saved.plan_id)
+            self.report.end(RunStatus.GUARDED)
+            return
+        earlier = self.store.claim_plan(saved.plan_id, self.job.name, self.report.run_id)
+        if earlier is not None:  # another run got there between the check and now
+            raise applied_before(saved, *earlier)
+        self._apply(the_plan, saved.desired_hashes())
+        assert self.report.applied is not None
+        self.report.end(_real_run_status(self.report.applied, guarded=False))
+        self.report.offboarding_queue = self._queue(policy, changed=True)
+
+    def _apply(self, the_plan: Plan, desired_hashes: Mapping[str, str]) -> None:
         """Make the plan's calls through the executor, then age the missing links."""
         assert self.client is not None
         executor = Executor(
@@ -201,7 +292,7 @@ class _JobRun:
             self.store,
             run_id=self.report.run_id,
             job=self.job.name,
-            desired={d.key: d for d in desired},
+            desired_hashes=desired_hashes,
             concurrency=self.config.timetrack.concurrency,
             progress=self.progress(len(the_plan.operations)) if self.progress else None,
             stop=self.stop,
@@ -240,8 +331,9 @@ def run_jobs(
     *,
     progress: ProgressFactory | None = None,
     now: datetime | None = None,
+    saved: SavedPlan | None = None,
 ) -> list[RunReport]:
-    """Run jobs one after another under one run lock and one client.
+    """Run jobs one after another under one run lock and one client (with `saved`: apply it).
 
     `now` is the runs' time (default: the clock): what the planner compares with, and what the
     store records (`missing_since`, `locked_at`, `delete_refused_at`...), so that a later run
@@ -258,6 +350,7 @@ def run_jobs(
                 client=opened.client,
                 progress=progress,
                 now=now,
+                saved=saved,
             )
             for job in jobs
         ]

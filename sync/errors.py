@@ -107,3 +107,9 @@ class GuardError(SyncError):
     """A safety guard stopped the run before planning (source too small or shrunk)."""
 
     exit_code = ExitCode.GUARDED
+
+
+class PlanError(SyncError):
+    """A saved plan that cannot be applied: stale, too old, or applied before."""
+
+    exit_code = ExitCode.FAILED

@@ -41,7 +41,7 @@ from typing import Any
 
 import structlog
 
-from sync.model import Action, DesiredUser, Operation, Plan
+from sync.model import Action, Operation, Plan
 from sync.recovery import look_up, settle
 from sync.report import ApplyResult, FailedOperation
 from sync.state.journal import Done, Failed, Outcome, Refused
@@ -118,7 +118,7 @@ class Executor:
         *,
         run_id: int,
         job: str,
-        desired: Mapping[str, DesiredUser],
+        desired_hashes: Mapping[str, str],
         concurrency: int,
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
@@ -128,7 +128,7 @@ class Executor:
         self._store = store
         self._run_id = run_id
         self._job = job
-        self._desired = desired
+        self._desired_hashes = desired_hashes  # match key -> desired_hash of its fields
         self._concurrency = max(1, concurrency)
         self._progress = progress
         self.result = ApplyResult()
@@ -336,8 +336,7 @@ class Executor:
         )
 
     def _hash_for(self, op: Operation) -> str | None:
-        desired = self._desired.get(op.key)
-        return desired_hash(desired.fields) if desired is not None else None
+        return self._desired_hashes.get(op.key)
 
     def _tick(self) -> None:
         if self._progress is not None:

@@ -16,8 +16,12 @@ import dataclasses
 
 from sync.model import OFFBOARDING_ACTIONS, Action, GuardVerdict, Operation, Plan, Policy
 
-_OVERRIDE_HINT = "no user is locked or deleted in this run; --allow-mass-delete lifts this limit"
+_OVERRIDE_HINT = (
+    "no user is locked or deleted in this run; --allow-mass-delete lifts this limit, or approve"
+    " exactly these changes with `plan --out` and `apply --allow-mass-delete`"
+)
 _OVERRIDDEN = "allowed by --allow-mass-delete"
+_DELETE_GUARDS = frozenset({"max_deletes", "max_delete_percent"})  # what the flag lifts
 
 
 def _num(value: float) -> str:
@@ -126,3 +130,8 @@ def _max_delete_percent(
         f" {relation} {setting}"
     )
     return _verdict("max_delete_percent", tripped, allow, message)
+
+
+def held_by_delete_guards(plan: Plan) -> bool:
+    """Whether a delete limit tripped without --allow-mass-delete (its locks and deletes wait)."""
+    return any(v.tripped and not v.overridden and v.name in _DELETE_GUARDS for v in plan.guards)

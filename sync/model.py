@@ -185,6 +185,7 @@ class Policy:
     adopt_existing: bool = True
     protected: frozenset[str] = frozenset()  # casefolded usernames
     on_rename: OnRename = "conflict"
+    plan_max_age: timedelta = timedelta(hours=24)  # older saved plans are refused by `apply`
 
     def is_protected(self, username: str) -> bool:
         """Whether a username is on the protected list."""

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sync.guards import held_by_delete_guards
 from sync.model import Action, Operation, Plan
 from sync.offboarding import QueueEntry
 from sync.report import FailedOperation, RunReport
@@ -122,6 +123,13 @@ def print_text(report: RunReport, console: Console, *, max_rows: int | None = No
     for g in the_plan.guards:
         if g.tripped:
             console.print(f"[bold red]guard {g.name}[/bold red]: {escape(g.message)}")
+    if report.saved_plan is None and held_by_delete_guards(the_plan):
+        console.print(
+            f"To approve exactly these changes: timetrack-sync plan --job {report.job} --out"
+            " plan.json, review plan.json, then timetrack-sync apply plan.json --allow-mass-delete",
+            highlight=False,
+            soft_wrap=True,
+        )
     _print_outcome(report, console)
 
 

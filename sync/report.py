@@ -12,6 +12,7 @@ from enum import StrEnum
 from sync.errors import ExitCode, GuardError, SyncError
 from sync.model import Action, Operation, Plan
 from sync.offboarding import QueueEntry
+from sync.plans.document import SavedPlan
 
 
 class RunStatus(StrEnum):
@@ -80,6 +81,7 @@ class RunOptions:
     offline: bool = False
     allow_mass_delete: bool = False
     detailed_exitcode: bool = False
+    save_plan: bool = False  # `plan --out`: a dry run whose report carries the plan to save
 
 
 @dataclass(slots=True)
@@ -99,6 +101,7 @@ class RunReport:
     requests: int = 0
     # Leavers TimeTrack still lists as enabled after the run (None: the run ended before).
     offboarding_queue: list[QueueEntry] | None = None
+    saved_plan: SavedPlan | None = None  # `plan --out`: what to write (every operation)
 
     def end(self, status: RunStatus, exit_code: ExitCode | None = None) -> None:
         """Set how the run ended; the exit code is the status's unless given."""

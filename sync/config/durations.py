@@ -28,3 +28,14 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def describe_duration(span: timedelta) -> str:
+    """A duration the way the config writes it, to two units: 93,784 s -> `1d 2h`."""
+    left = max(0, int(span.total_seconds()))
+    parts = []
+    for unit, seconds in sorted(UNIT_SECONDS.items(), key=lambda item: -item[1]):
+        count, left = divmod(left, seconds)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts[:2]) or "0s"

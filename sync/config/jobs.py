@@ -43,6 +43,7 @@ class PolicyConfig(ConfigModel):
     adopt_existing: bool = _POLICY_DEFAULTS.adopt_existing
     protected: list[str] = Field(default_factory=list)
     on_rename: OnRename = _POLICY_DEFAULTS.on_rename
+    plan_max_age: Duration = _POLICY_DEFAULTS.plan_max_age
 
     def to_policy(self) -> Policy:
         """The planner's Policy (protected usernames casefolded)."""
@@ -63,6 +64,7 @@ class PolicyConfig(ConfigModel):
             adopt_existing=self.adopt_existing,
             protected=frozenset(name.strip().casefold() for name in self.protected),
             on_rename=self.on_rename,
+            plan_max_age=self.plan_max_age,
         )
 
 

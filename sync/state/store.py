@@ -43,7 +43,15 @@ from sync.state.records import (
     run_record,
     user_row,
 )
-from sync.state.tables import UTCDateTime, bind_once, links, operations, runs, tt_users
+from sync.state.tables import (
+    UTCDateTime,
+    applied_plans,
+    bind_once,
+    links,
+    operations,
+    runs,
+    tt_users,
+)
 
 __all__ = ["STALE_RUN_ERROR", "OperationRecord", "RunRecord", "StateStore"]
 
@@ -151,6 +159,20 @@ class StateStore:
         with self._write("record the start of a run") as conn:
             result = conn.execute(sa.insert(runs).values(row).returning(runs.c.id))
             return int(result.scalar_one())
+
+    def applied_plan(self, plan_id: str) -> tuple[datetime, int] | None:
+        """When a saved plan was applied, and by which run (None: never)."""
+        with self._read("read the applied plans") as conn:
+            return _applied(conn, plan_id)
+
+    def claim_plan(self, plan_id: str, job: str, run_id: int) -> tuple[datetime, int] | None:
+        """Record that run `run_id` applies a saved plan; if one did before: when, and which."""
+        with self._write("record the saved plan as applied") as conn:
+            earlier = _applied(conn, plan_id)
+            if earlier is None:
+                row = {"plan_id": plan_id, "job": job, "run_id": run_id, "applied_at": self._now()}
+                conn.execute(sa.insert(applied_plans).values(row))
+            return earlier
 
     def finish_run(
         self,
@@ -363,3 +385,9 @@ class StateStore:
         with self._read("read the journal") as conn:
             rows = conn.execute(query).mappings().all()
         return [operation_record(row) for row in rows]
+
+
+def _applied(conn: sa.Connection, plan_id: str) -> tuple[datetime, int] | None:
+    query = sa.select(applied_plans.c.applied_at, applied_plans.c.run_id)
+    row = conn.execute(query.where(applied_plans.c.plan_id == plan_id)).first()
+    return (row[0], int(row[1])) if row is not None else None

@@ -134,3 +134,13 @@ operations = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("finished_at", UTCDateTime(), nullable=True),
 )
+
+# A saved plan's id once `apply` has started on it: a plan is applied at most once.
+applied_plans = sa.Table(
+    "applied_plans",
+    metadata,
+    sa.Column("plan_id", sa.Text(), primary_key=True),
+    sa.Column("job", sa.Text(), nullable=False),
+    sa.Column("run_id", sa.Integer(), sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("applied_at", UTCDateTime(), nullable=False),
+)

@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,7 +65,8 @@ from hypothesis.stateful import (
 from sync import executor
 from sync.config import load_config
 from sync.engine import run_job
-from sync.model import Action
+from sync.model import Action, Link
+from sync.plans.document import SavedPlan
 from sync.report import RunOptions
 from sync.state.store import OperationRecord, StateStore
 from sync.timetrack.client import ClientSettings, TimeTrackClient
@@ -143,6 +144,18 @@ TT_VALUES: dict[str, tuple[Any, ...]] = {
     "personalNumber": ("", "E-00001", "E-00002", "E-00009"),
 }
 TT_CHANGES = (*sorted(TT_VALUES), "rename", "delete", "toggle_enabled")
+
+
+def planned_calls(saved: SavedPlan) -> set[tuple[str, str]]:
+    """The (method, username or id) of every request a saved plan may make."""
+    calls = set()
+    for planned in saved.operations:
+        for op in (planned.operation, planned.operation.fallback):
+            if op is None or op.action is Action.ADOPT:
+                continue
+            method = {Action.CREATE: "POST", Action.DELETE: "DELETE"}.get(op.action, "PUT")
+            calls.add((method, op.username if method == "POST" else str(op.tt_id)))
+    return calls
 
 
 class SyncMachine(RuleBasedStateMachine):
@@ -388,6 +401,60 @@ class SyncMachine(RuleBasedStateMachine):
         self.now += timedelta(hours=hours)
         self.run(dry_run=True, allow_mass_delete=allow_mass_delete)
 
+    @rule(
+        data=st.data(),
+        world=st.sampled_from(("unchanged", "hr", "timetrack")),
+        allow_mass_delete=st.booleans(),
+    )
+    def plan_change_the_world_apply(
+        self, data: st.DataObject, world: str, allow_mass_delete: bool
+    ) -> None:
+        """Save a plan, let HR or an admin change things, apply it: only planned calls go."""
+        planning = RunOptions(dry_run=True, save_plan=True)
+        planned = run_job(
+            self.config, self.job, self.store, planning, client=self.client, now=self.now
+        )
+        saved = planned.saved_plan
+        if saved is None:
+            return
+        if world == "hr" and len(self.rows) < len(PEOPLE):
+            self.hr_hires(data)
+        elif world == "timetrack" and self.others():
+            self.tt_admin_changes(data, data.draw(st.sampled_from(TT_CHANGES)))
+        calls = planned_calls(saved)
+        before = len(self.state.writes)
+        options = RunOptions(allow_mass_delete=allow_mass_delete)
+        applied = run_job(
+            self.config,
+            self.job,
+            self.store,
+            options,
+            client=self.client,
+            now=self.now,
+            saved=saved,
+        )
+        writes = self.state.writes[before:]
+        for write in writes:
+            target = write.username if write.method == "POST" else str(write.user_id)
+            assert (write.method, target) in calls, f"{write} was not in the plan"
+        if applied.status in ("failed", "guarded"):
+            assert writes == [], f"a {applied.status} apply wrote {writes}"
+        tally(f"apply {applied.status} after {world}")
+        ops = [op for op in self.journal() if op.run_id == applied.run_id]
+        self.count_locks(ops, self.store.load_links(JOB))
+        again = len(self.state.writes)
+        second = run_job(
+            self.config,
+            self.job,
+            self.store,
+            options,
+            client=self.client,
+            now=self.now,
+            saved=saved,
+        )
+        if applied.status not in ("failed", "guarded"):
+            assert second.status == "failed" and len(self.state.writes) == again
+
     def run(self, *, dry_run: bool, allow_mass_delete: bool) -> RunCheck:
         """One run of the real engine, checked against what was true before it."""
         users = self.state.users()
@@ -448,20 +515,24 @@ class SyncMachine(RuleBasedStateMachine):
 
     def one_lock_per_offboarding(self, check: RunCheck) -> None:
         """A leaver is locked once while the person stays gone (what the admin sees)."""
-        for op in check.run_ops:
-            if op.action is Action.LOCK:
-                self.locks[op.match_key] += 1
-                assert self.locks[op.match_key] == 1, f"{op.username} locked again"
-        for key in list(self.locks):
-            link = check.links.get(key)
-            # Back (a rehire), deleted, or deactivated in TimeTrack: that offboarding ended
-            # (an admin who enables the user again gets it locked again).
-            if link is None or link.offboarding.value in ("active", "deactivated"):
-                del self.locks[key]
+        self.count_locks(check.run_ops, check.links)
         for conflict in check.plan.conflicts if check.report.plan else ():
             old = check.before.links.get(conflict.key)
             if old is not None and old.offboarding.value == "deactivated":
                 tally(f"rehire of a deactivated user: {conflict.kind.value} conflict")
+
+    def count_locks(self, ops: list[OperationRecord], links: Mapping[str, Link]) -> None:
+        """Count a run's locks (never two in one offboarding); forget offboardings that ended."""
+        for op in ops:
+            if op.action is Action.LOCK:
+                self.locks[op.match_key] += 1
+                assert self.locks[op.match_key] == 1, f"{op.username} locked again"
+        for key in list(self.locks):
+            link = links.get(key)
+            # Back (a rehire), deleted, or deactivated in TimeTrack: that offboarding ended
+            # (an admin who enables the user again gets it locked again).
+            if link is None or link.offboarding.value in ("active", "deactivated"):
+                del self.locks[key]
 
     # -- after every step --------------------------------------------------------------------
 
