@@ -300,7 +300,7 @@ def main() -> None:
 
 
 # The commands kept in their own modules register on `app` when imported.
-from sync import cli_plans, cli_tools  # noqa: E402, F401
+from sync import cli_review, cli_tools  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -23,7 +23,7 @@ from sync.errors import ExitCode, GuardError, StateError, SyncError, UsageError
 from sync.executor import Executor, ProgressCallback, desired_hash
 from sync.guards import apply_delete_guards, check_invalid_share, check_source
 from sync.listing import trusted_listing
-from sync.model import DesiredUser, Link, Plan, Policy, Skipped, TimeTrackUser
+from sync.model import Link, Plan, Policy, TimeTrackUser
 from sync.offboarding import QueueEntry, offboarding_queue
 from sync.planner import plan as make_plan
 from sync.plans.checks import (
@@ -140,7 +140,7 @@ class _JobRun:
         policy = self.job.policy.to_policy()
         read = self._read_source(policy)
         invalid = check_invalid_share(read.records, len(read.skipped), policy)
-        unguarded = self._plan(read.desired, read.skipped, policy)
+        unguarded = self._plan(read, policy)
         the_plan = self._guarded(unguarded, policy, self.options.allow_mass_delete)
         the_plan = replace(the_plan, guards=(invalid, *the_plan.guards))
         self.report.plan = the_plan
@@ -197,21 +197,10 @@ class _JobRun:
             )
         return read
 
-    def _plan(self, desired: list[DesiredUser], skipped: list[Skipped], policy: Policy) -> Plan:
+    def _plan(self, read: DesiredRead, policy: Policy) -> Plan:
         """Refresh the snapshot (absences confirmed), settle the journal and plan."""
         links, snapshot = self._refresh()
-        the_plan = make_plan(
-            desired,
-            snapshot,
-            links,
-            policy,
-            match_on=self.job.match_on,
-            now=self.now,
-            other_owned=self.store.owned_by_other_jobs(self.job.name),
-            held_keys=frozenset(s.key for s in skipped if s.key),
-        )
-        ordered = sorted(skipped, key=lambda s: (s.origin, s.key or ""))
-        return replace(the_plan, skipped=(*the_plan.skipped, *ordered))
+        return plan_job(self.job, read, snapshot, links, self.store, policy=policy, now=self.now)
 
     def _refresh(self) -> tuple[Mapping[str, Link], Mapping[str, TimeTrackUser]]:
         """The job's links and the snapshot, refreshed from TimeTrack unless offline."""
@@ -306,6 +295,31 @@ class _JobRun:
             # the run record must not count the plan's operations as done.
             self.report.applied = executor.result
         self.store.record_missing(self.job.name, the_plan.missing_keys, the_plan.stale_keys)
+
+
+def plan_job(
+    job: JobConfig,
+    read: DesiredRead,
+    snapshot: Mapping[str, TimeTrackUser],
+    links: Mapping[str, Link],
+    store: StateStore,
+    *,
+    policy: Policy,
+    now: datetime,
+) -> Plan:
+    """The plan for a job's source read against TimeTrack and the job's links, before guards."""
+    the_plan = make_plan(
+        read.desired,
+        snapshot,
+        links,
+        policy,
+        match_on=job.match_on,
+        now=now,
+        other_owned=store.owned_by_other_jobs(job.name),
+        held_keys=frozenset(s.key for s in read.skipped if s.key),
+    )
+    ordered = sorted(read.skipped, key=lambda s: (s.origin, s.key or ""))
+    return replace(the_plan, skipped=(*the_plan.skipped, *ordered))
 
 
 def _dry_run_outcome(

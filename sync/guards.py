@@ -21,7 +21,7 @@ _OVERRIDE_HINT = (
     " exactly these changes with `plan --out` and `apply --allow-mass-delete`"
 )
 _OVERRIDDEN = "allowed by --allow-mass-delete"
-_DELETE_GUARDS = frozenset({"max_deletes", "max_delete_percent"})  # what the flag lifts
+DELETE_GUARDS = frozenset({"max_deletes", "max_delete_percent"})  # what the flag lifts
 
 
 def _num(value: float) -> str:
@@ -134,4 +134,4 @@ def _max_delete_percent(
 
 def held_by_delete_guards(plan: Plan) -> bool:
     """Whether a delete limit tripped without --allow-mass-delete (its locks and deletes wait)."""
-    return any(v.tripped and not v.overridden and v.name in _DELETE_GUARDS for v in plan.guards)
+    return any(v.tripped and not v.overridden and v.name in DELETE_GUARDS for v in plan.guards)

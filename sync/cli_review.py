@@ -1,4 +1,4 @@
-"""The review-and-approve commands: `plan --out FILE` saves a dry run, `apply FILE` makes it."""
+"""Review and approve: `plan --out FILE` saves a dry run, `apply FILE` makes it, `explain WHO`."""
 
 from __future__ import annotations
 
@@ -103,3 +103,30 @@ def apply_plan(
         reports = run_jobs(config, [config.job(saved.job)], options, progress=progress, saved=saved)
         _print(reports, output)
         raise typer.Exit(ExitCode.most_severe(r.exit_code for r in reports))
+
+
+@app.command()
+def explain(
+    who: Annotated[str, typer.Argument(help="a match key, a username or an email")],
+    job: Annotated[str | None, typer.Option(help="the job (when the config has several)")] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="use the stored snapshot, not TimeTrack")
+    ] = False,
+    output: Annotated[str, typer.Option(help="text|json")] = "text",
+) -> None:
+    """Every step for one person: source, mapping, match, rule, guards, journal (read-only)."""
+    with errors_explained():
+        from sync.explain_output import print_explanation
+        from sync.explain_read import explain_job
+
+        _output_format(output)
+        config = load()
+        the_job = _one_job(config, job)
+        explanation = explain_job(config, the_job, who, offline=offline)
+        print_explanation(explanation, make_console(soft_wrap=True), output)
+        if not explanation.found:
+            raise UsageError(
+                f"nothing matches {who!r}: no record of job {the_job.name}'s source and no"
+                " TimeTrack user",
+                hint=f"give a match key ({the_job.match_on}), a username or an email",
+            )

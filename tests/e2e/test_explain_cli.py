@@ -1,0 +1,150 @@
+"""`explain WHO` through the installed CLI: the decisive line for each kind of decision."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from sync.timetrack.emulator import RunningEmulator
+from tests.e2e.test_cli import cli
+from tests.emulator_fixtures import running_emulator
+from tests.syncenv import (
+    API_KEY,
+    API_SECRET,
+    SyncEnv,
+    make_env,
+    person,
+    tt_user,
+    user_named,
+    write_csv,
+)
+
+ROWS = 6
+
+
+@pytest.fixture
+def emu() -> Iterator[RunningEmulator]:
+    with running_emulator(api_key=API_KEY, api_secret=API_SECRET) as running:
+        yield running
+
+
+def synced(tmp: Path, emu: RunningEmulator, policy: str = "delete: false") -> SyncEnv:
+    env = make_env(tmp, emu.url, [person(n) for n in range(ROWS)], policy=policy)
+    assert cli(env, "sync").returncode == 0
+    return env
+
+
+def export(env: SyncEnv, **changes: dict[str, str]) -> None:
+    """Write the export again with some people's columns changed."""
+    rows = [person(n, **changes.get(f"p{n}", {})) for n in range(ROWS)]
+    write_csv(env.csv, rows)
+
+
+def created(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    return make_env(tmp, emu.url, [person(n) for n in range(ROWS)])
+
+
+def updated(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    env = synced(tmp, emu)
+    export(env, p3={"last_name": "Married"})
+    return env
+
+
+def adopted(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    emu.state.add_user(**tt_user(3))
+    return created(tmp, emu)
+
+
+def in_grace(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    env = synced(tmp, emu, policy="leaver_grace: 2d")
+    export(env, p3={"status": "terminated"})
+    return env
+
+
+def locked(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    env = synced(tmp, emu, policy="delete: false\nmax_delete_percent: 50")
+    export(env, p3={"status": "terminated"})
+    assert cli(env, "sync").returncode == 0
+    assert user_named(emu, "user3")["admin"] is False
+    return env
+
+
+def conflicted(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    emu.state.add_user(**{**tt_user(3), "personalNumber": "OTHER-1"})
+    return created(tmp, emu)
+
+
+def protected(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    return make_env(tmp, emu.url, [person(n) for n in range(ROWS)], policy="protected: [user3]")
+
+
+def skipped(tmp: Path, emu: RunningEmulator) -> SyncEnv:
+    env = created(tmp, emu)
+    export(env, p3={"email": "user3-at-example.com"})
+    return env
+
+
+CASES: dict[str, tuple[Callable[[Path, RunningEmulator], SyncEnv], str, str]] = {
+    "created": (created, "user3", "create: create user user3 (key e-00003)"),
+    "updated": (
+        updated,
+        "user3",
+        "update: update user user3 (key e-00003): lastName: 'Last3' -> 'Married'",
+    ),
+    "adopted": (adopted, "e-00003", "adopt: adopt user user3 (key e-00003)"),
+    "leaver in grace": (
+        in_grace,
+        "user3@example.com",
+        "offboarding: leaving: left (inactive in source); grace until",
+    ),
+    "locked": (locked, "user3", "offboarding: locked since"),
+    "conflicted": (conflicted, "user3", "conflict (username_taken):"),
+    "protected": (protected, "user3", "skipped: protected user"),
+    "skipped": (skipped, "e-00003", "skipped: invalid email 'user3-at-example.com'"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_explain_names_the_rule_that_decides(
+    tmp_path: Path, emu: RunningEmulator, case: str
+) -> None:
+    setup, who, decisive = CASES[case]
+    env = setup(tmp_path, emu)
+    writes = len(emu.state.writes)
+    done = cli(env, "explain", who, "--output", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert any(line.startswith(decisive) for line in doc["decisions"]), doc["decisions"]
+    assert len(emu.state.writes) == writes  # read-only
+    text = cli(env, "explain", who)
+    assert decisive in text.stdout and "3. Decision" in text.stdout
+
+
+def test_explain_shows_the_record_its_mapping_the_match_and_the_journal(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    env = updated(tmp_path, emu)
+    doc = json.loads(cli(env, "explain", "user3", "--output", "json").stdout)
+    [record] = doc["source_records"]
+    assert record["origin"] == "people.csv:5" and record["key"] == "e-00003"
+    fields = {f["field"]: (f["expression"], f["value"]) for f in record["fields"]}
+    assert fields["lastName"] == ("{{ last_name }}", "Married")
+    [user] = doc["timetrack_users"]
+    assert any("owned by this job for key e-00003" in why for why in user["why"])
+    assert [(row["action"], row["status"]) for row in doc["journal"]] == [("create", "done")]
+
+
+def test_explain_offline_reads_the_snapshot_and_unknown_people_are_a_usage_error(
+    tmp_path: Path, emu: RunningEmulator
+) -> None:
+    env = synced(tmp_path, emu)
+    before = dict(emu.state.request_count)
+    offline = cli(env, "explain", "user2", "--offline")
+    assert offline.returncode == 0 and "unchanged: TimeTrack user" in offline.stdout
+    assert dict(emu.state.request_count) == before
+    unknown = cli(env, "explain", "nobody")
+    assert unknown.returncode == 2
+    assert "nothing matches 'nobody'" in unknown.stderr and "Traceback" not in unknown.stderr
