@@ -148,6 +148,10 @@ def sync(
     allow_mass_delete: Annotated[
         bool, typer.Option("--allow-mass-delete", help="lift max_deletes/max_delete_percent")
     ] = False,
+    only: Annotated[
+        str | None,
+        typer.Option(help="only these people: match keys, usernames or emails, comma-separated"),
+    ] = None,
 ) -> None:
     """Run each job (or --job) once."""
     with errors_explained():
@@ -159,7 +163,13 @@ def sync(
             raise UsageError(f"--output must be text or json, not {output!r}")
         config = load()
         jobs = [config.job(job)] if job else list(config.jobs)
-        options = RunOptions(dry_run, offline, allow_mass_delete, detailed_exitcode)
+        people = tuple(who.strip() for who in (only or "").split(",") if who.strip())
+        if only is not None and (not people or len(jobs) > 1):
+            raise UsageError(
+                "--only needs people (comma-separated) and one job",
+                hint="e.g. --job hr --only jdoe,e-1001",
+            )
+        options = RunOptions(dry_run, offline, allow_mass_delete, detailed_exitcode, only=people)
         out = make_console()
         progress = progress_bars(out if output == "text" else None)
         reports = run_jobs(config, jobs, options, progress=progress)

@@ -38,6 +38,7 @@ from sync.plans.document import PlannedOperation, SavedPlan
 from sync.recovery import resolve_pending
 from sync.report import ApplyResult, RunOptions, RunReport, RunStatus
 from sync.runtime import open_run
+from sync.scope import people_named, scoped
 from sync.state.store import StateStore
 from sync.timetrack.client import TimeTrackClient
 
@@ -134,6 +135,7 @@ class _JobRun:
     stop: threading.Event | None = None
     # The links and snapshot the plan was made from (the state, while nothing was written).
     read_state: tuple[Mapping[str, Link], Mapping[str, TimeTrackUser]] | None = None
+    scope: frozenset[str] | None = None  # `--only`: the match keys the run is about
 
     def execute(self) -> None:
         """Read, plan, guard and (unless dry) apply."""
@@ -141,6 +143,8 @@ class _JobRun:
         read = self._read_source(policy)
         invalid = check_invalid_share(read.records, len(read.skipped), policy)
         unguarded = self._plan(read, policy)
+        if self.options.only:
+            unguarded = self._only(unguarded, read)
         the_plan = self._guarded(unguarded, policy, self.options.allow_mass_delete)
         the_plan = replace(the_plan, guards=(invalid, *the_plan.guards))
         self.report.plan = the_plan
@@ -201,6 +205,16 @@ class _JobRun:
         """Refresh the snapshot (absences confirmed), settle the journal and plan."""
         links, snapshot = self._refresh()
         return plan_job(self.job, read, snapshot, links, self.store, policy=policy, now=self.now)
+
+    def _only(self, the_plan: Plan, read: DesiredRead) -> Plan:
+        """The plan for the people of --only (a name that matches nobody is an error)."""
+        assert self.read_state is not None
+        links, snapshot = self.read_state
+        people = people_named(
+            self.options.only, self.job.name, self.job.match_on, read.desired, snapshot, links
+        )
+        self.scope = people.keys
+        return scoped(the_plan, people, read.desired)
 
     def _refresh(self) -> tuple[Mapping[str, Link], Mapping[str, TimeTrackUser]]:
         """The job's links and the snapshot, refreshed from TimeTrack unless offline."""
@@ -294,7 +308,9 @@ class _JobRun:
             # What took effect, also when an error (a full disk, say) ended the apply early:
             # the run record must not count the plan's operations as done.
             self.report.applied = executor.result
-        self.store.record_missing(self.job.name, the_plan.missing_keys, the_plan.stale_keys)
+        self.store.record_missing(
+            self.job.name, the_plan.missing_keys, the_plan.stale_keys, scope=self.scope
+        )
 
 
 def plan_job(

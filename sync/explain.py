@@ -24,6 +24,7 @@ from sync.model import (
     TimeTrackUser,
     match_key,
 )
+from sync.scope import concerning
 from sync.state.records import OperationRecord
 
 
@@ -95,24 +96,13 @@ def explain(
     """
     wanted = who.strip().casefold()
     result = Explanation(who=who, job=job, match_on=match_on, guards=plan.guards)
-    keys = {match_key(match_on, who)}
-    for person in read.desired:
-        if wanted in (person.key.casefold(), person.username.casefold(), _email(person.fields)):
-            keys.add(person.key)
-    names = {wanted} | {d.username.casefold() for d in read.desired if d.key in keys}
-    for key, link in links.items():
-        if key in keys or link.username.casefold() in names:
-            keys.add(key)
-            names.add(link.username.casefold())
+    people = concerning(who, match_on, read.desired, snapshot, links)
+    keys, names = set(people.keys), set(people.usernames)
     result.records = _records(read, keys, {**mapping, "active": active})
     result.users = _users(snapshot, links, keys, names, wanted, match_on)
     result.decisions = _decisions(plan, keys, names, links)
     result.keys, result.usernames = keys, names
     return result
-
-
-def _email(fields: Mapping[str, Any]) -> str:
-    return str(fields.get("email") or "").strip().casefold()
 
 
 def _records(
@@ -150,7 +140,7 @@ def _users(
             why.append(f"its {match_on} {user.get(match_on)!r} is the person's match key")
         if user.username.casefold() in names:
             why.append(f"its username {user.username!r} is the one wanted")
-        if wanted and _email(user.fields) == wanted:
+        if wanted and str(user.get("email") or "").strip().casefold() == wanted:
             why.append("its email is the one given")
         if why:
             found.append(MatchedUser(user, tuple(why)))

@@ -82,6 +82,7 @@ class RunOptions:
     allow_mass_delete: bool = False
     detailed_exitcode: bool = False
     save_plan: bool = False  # `plan --out`: a dry run whose report carries the plan to save
+    only: tuple[str, ...] = ()  # `sync --only`: plan and apply for these people only
 
 
 @dataclass(slots=True)

@@ -188,9 +188,17 @@ def set_offboarding(
 
 
 def count_missing(
-    conn: sa.Connection, job: str, missing: frozenset[str], stale: frozenset[str], now: datetime
+    conn: sa.Connection,
+    job: str,
+    missing: frozenset[str],
+    stale: frozenset[str],
+    now: datetime,
+    scope: frozenset[str] | None = None,
 ) -> None:
-    """Count another missing run for `missing`, reset the returned ones, drop `stale` links."""
+    """Count another missing run for `missing`, reset the returned ones, drop `stale` links.
+
+    With `scope`, only keys in it are returned ones (the run was about those people only).
+    """
     bump = (
         sa.update(links)
         .where(links.c.job == sa.bindparam("b_job"), links.c.key == sa.bindparam("b_key"))
@@ -215,7 +223,8 @@ def count_missing(
     counting = conn.execute(
         sa.select(links.c.key).where(links.c.job == job, links.c.missing_runs > 0)
     ).scalars()
-    returned = sorted(set(counting) - missing)
+    counted = set(counting) if scope is None else set(counting) & scope
+    returned = sorted(counted - missing)
     for statement, keys, extra in (
         (bump, sorted(missing), {"b_now": now}),
         (reset, returned, {}),

@@ -290,15 +290,21 @@ class StateStore:
             return frozenset(conn.execute(query).scalars().all())
 
     def record_missing(
-        self, job: str, missing_keys: frozenset[str], stale_keys: frozenset[str]
+        self,
+        job: str,
+        missing_keys: frozenset[str],
+        stale_keys: frozenset[str],
+        *,
+        scope: frozenset[str] | None = None,
     ) -> None:
         """Count another missing run for `missing_keys`, reset the others, drop `stale_keys`.
 
         A stale key's link is dropped only while its user is missing from the snapshot: a
-        create of the same run may already have linked the key to a new user.
+        create of the same run may already have linked the key to a new user. With `scope`
+        (a run for some people only), the keys outside it are left as they are.
         """
         with self._write("record missing people") as conn:
-            count_missing(conn, job, missing_keys, stale_keys, self._now())
+            count_missing(conn, job, missing_keys, stale_keys, self._now(), scope)
 
     # -- journal ----------------------------------------------------------------------------
 

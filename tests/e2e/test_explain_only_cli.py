@@ -1,4 +1,4 @@
-"""`explain WHO` through the installed CLI: the decisive line for each kind of decision."""
+"""`explain WHO` and `sync --only` through the installed CLI, against the emulator."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sync.state.store import StateStore
 from sync.timetrack.emulator import RunningEmulator
 from tests.e2e.test_cli import cli
 from tests.emulator_fixtures import running_emulator
@@ -148,3 +149,30 @@ def test_explain_offline_reads_the_snapshot_and_unknown_people_are_a_usage_error
     unknown = cli(env, "explain", "nobody")
     assert unknown.returncode == 2
     assert "nothing matches 'nobody'" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_sync_only_touches_the_named_people(tmp_path: Path, emu: RunningEmulator) -> None:
+    policy = "delete: true\ndelete_grace_runs: 3\nmax_delete_percent: 50"
+    env = synced(tmp_path, emu, policy=policy)
+    rows = [person(n) for n in range(ROWS)]
+    write_csv(env.csv, [r for n, r in enumerate(rows) if n != 4])
+    assert cli(env, "sync").returncode == 0  # person 4 is gone: one run counted
+    rows[1]["last_name"] = "Moved"
+    rows[2]["status"] = "terminated"
+    write_csv(env.csv, [r for n, r in enumerate(rows) if n != 4] + [person(6), person(7)])
+    before = len(emu.state.writes)
+    done = cli(env, "sync", "--only", "user1, e-00006", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    assert sorted((w.method, w.username) for w in emu.state.writes[before:]) == [
+        ("POST", "user6"),
+        ("PUT", "user1"),
+    ]
+    with StateStore(env.state_url) as store:
+        links = store.load_links("hr")
+    assert links["e-00004"].missing_runs == 1  # neither counted again nor reset
+    assert links["e-00002"].missing_runs == 0  # the leaver it was not about waits
+    rest = json.loads(cli(env, "sync", "--dry-run", "--output", "json").stdout)["summary"]
+    assert (rest["create"], rest["update"]) == (1, 0)
+
+    unknown = cli(env, "sync", "--only", "user1,nobody")
+    assert unknown.returncode == 2 and "--only nobody: no record" in unknown.stderr
