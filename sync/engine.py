@@ -89,6 +89,8 @@ def run_job(
         if client is not None:
             report.requests = client.stats.snapshot()["requests"] - requests_before
         _record_end(store, report)
+        if not options.dry_run:
+            store.apply_retention(config.state.retention_days, now)
         log.info(
             "sync_finished",
             status=report.status,

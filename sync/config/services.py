@@ -137,6 +137,7 @@ class StateConfig(ConfigModel):
 
     url: str = "sqlite:////var/lib/timetrack-sync/state.db"
     auto_migrate: bool = True
+    retention_days: int = Field(default=400, ge=1)
 
     @field_validator("url")
     @classmethod

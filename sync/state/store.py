@@ -32,6 +32,7 @@ from sync.offboarding import QueueEntry, offboarding_queue
 from sync.report import RunStatus
 from sync.state import db, migrate
 from sync.state.apply import count_missing, set_offboarding
+from sync.state.history import History
 from sync.state.journal import ERROR_MAX, Done, Failed, Outcome, Refused, insert_pending, record
 from sync.state.records import (
     LINK_COLUMNS,
@@ -40,12 +41,10 @@ from sync.state.records import (
     dumps,
     link_record,
     operation_record,
-    run_record,
     user_row,
 )
 from sync.state.tables import (
     UTCDateTime,
-    applied_plans,
     bind_once,
     links,
     operations,
@@ -59,9 +58,6 @@ log = structlog.get_logger(__name__)
 
 _CHUNK = 10_000  # rows per executemany batch: bounds memory for 100,000-user snapshots
 STALE_RUN_ERROR = "interrupted (process ended before the run finished)"
-# Statuses whose source count is a trusted baseline for the shrink guard. Not `guarded` or
-# `failed`: a run stopped by a guard may have read a broken source.
-_BASELINE_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
 
 
 def _utcnow() -> datetime:
@@ -86,7 +82,7 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, An
         cursor.close()
 
 
-class StateStore:
+class StateStore(History):
     """The state database of timetrack-sync (SQLite file or PostgreSQL)."""
 
     def __init__(
@@ -160,20 +156,6 @@ class StateStore:
             result = conn.execute(sa.insert(runs).values(row).returning(runs.c.id))
             return int(result.scalar_one())
 
-    def applied_plan(self, plan_id: str) -> tuple[datetime, int] | None:
-        """When a saved plan was applied, and by which run (None: never)."""
-        with self._read("read the applied plans") as conn:
-            return _applied(conn, plan_id)
-
-    def claim_plan(self, plan_id: str, job: str, run_id: int) -> tuple[datetime, int] | None:
-        """Record that run `run_id` applies a saved plan; if one did before: when, and which."""
-        with self._write("record the saved plan as applied") as conn:
-            earlier = _applied(conn, plan_id)
-            if earlier is None:
-                row = {"plan_id": plan_id, "job": job, "run_id": run_id, "applied_at": self._now()}
-                conn.execute(sa.insert(applied_plans).values(row))
-            return earlier
-
     def finish_run(
         self,
         run_id: int,
@@ -210,32 +192,6 @@ class StateStore:
         if result.rowcount:
             log.warning("state_stale_runs_failed", count=result.rowcount)
         return int(result.rowcount)
-
-    def last_successful_source_count(self, job: str) -> int | None:
-        """Source size of the job's last real run that succeeded (or partly): the baseline."""
-        query = (
-            sa.select(runs.c.source_records)
-            .where(
-                runs.c.job == job,
-                runs.c.dry_run.is_(False),
-                runs.c.status.in_(_BASELINE_STATUSES),
-                runs.c.source_records.is_not(None),
-            )
-            .order_by(runs.c.id.desc())
-            .limit(1)
-        )
-        with self._read("read the last run") as conn:
-            value = conn.execute(query).scalar_one_or_none()
-        return None if value is None else int(value)
-
-    def recent_runs(self, *, job: str | None = None, limit: int = 20) -> list[RunRecord]:
-        """The newest runs first, of one job or all."""
-        query = sa.select(runs).order_by(runs.c.id.desc()).limit(limit)
-        if job is not None:
-            query = query.where(runs.c.job == job)
-        with self._read("read recent runs") as conn:
-            rows = conn.execute(query).mappings().all()
-        return [run_record(row) for row in rows]
 
     # -- snapshot ---------------------------------------------------------------------------
 
@@ -370,30 +326,3 @@ class StateStore:
         with self._read("read pending operations") as conn:
             rows = conn.execute(query.order_by(operations.c.id)).mappings().all()
         return [operation_record(row) for row in rows]
-
-    def operations(
-        self,
-        *,
-        username: str | None = None,
-        run_id: int | None = None,
-        since: datetime | None = None,
-        limit: int = 200,
-    ) -> list[OperationRecord]:
-        """The audit log, newest first; username matches case-insensitively."""
-        query = sa.select(operations)
-        if username is not None:
-            query = query.where(operations.c.username_cf == username.casefold())
-        if run_id is not None:
-            query = query.where(operations.c.run_id == run_id)
-        if since is not None:
-            query = query.where(operations.c.created_at >= since)
-        query = query.order_by(operations.c.created_at.desc(), operations.c.id.desc()).limit(limit)
-        with self._read("read the journal") as conn:
-            rows = conn.execute(query).mappings().all()
-        return [operation_record(row) for row in rows]
-
-
-def _applied(conn: sa.Connection, plan_id: str) -> tuple[datetime, int] | None:
-    query = sa.select(applied_plans.c.applied_at, applied_plans.c.run_id)
-    row = conn.execute(query.where(applied_plans.c.plan_id == plan_id)).first()
-    return (row[0], int(row[1])) if row is not None else None

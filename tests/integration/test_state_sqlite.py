@@ -26,7 +26,8 @@ from structlog.testing import capture_logs
 
 from sync.errors import LockHeldError, StateError
 from sync.model import Action, Offboarding, Operation, TimeTrackUser
-from sync.state import RunLock, StateStore, migrate
+from sync.report import RunStatus
+from sync.state import RunLock, StateStore, history, migrate
 from sync.state.journal import Done, Failed
 from sync.state.store import STALE_RUN_ERROR
 from sync.state.tables import links, metadata
@@ -487,6 +488,44 @@ class StateContract:
         assert [r.match_key for r in store.operations(run_id=second)] == ["2", "1"]
         assert len(store.operations(since=T0 + timedelta(minutes=5))) == 2
         assert [r.id for r in store.operations(username="jürgen", limit=1)] == [later]
+
+    def test_the_export_reads_every_row_oldest_first_in_batches(
+        self, store: StateStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(history, "EXPORT_BATCH", 7)
+        run_id = store.start_run("hr", dry_run=False)
+        ops = [create_op(str(n), f"user{n}") for n in range(30)]
+        ids = store.journal_pending_many(run_id, "hr", ops)
+        assert [r.id for r in store.iter_operations()] == ids
+        assert [r.username for r in store.iter_operations(username="USER7")] == ["user7"]
+
+    def test_pruning_deletes_only_old_finished_history(
+        self, store: StateStore, clock: Clock
+    ) -> None:
+        old = store.start_run("hr", dry_run=False)
+        done = store.journal_pending(old, "hr", create_op("1", "amy"))
+        store.journal_done(
+            done,
+            "hr",
+            create_op("1", "amy"),
+            user=user("u1", "amy"),
+            http_status=201,
+            attempts=1,
+            desired_hash=None,
+        )
+        store.finish_run(old, status=RunStatus.SUCCEEDED, summary={}, source_records=5, error=None)
+        stuck = store.journal_pending(old, "hr", create_op("2", "bob"))  # pending: never pruned
+        clock.advance(60 * 24 * 10)
+        young = store.start_run("hr", dry_run=True)
+        store.finish_run(
+            young, status=RunStatus.SUCCEEDED, summary={}, source_records=5, error=None
+        )
+        assert store.prune_history(clock.now - timedelta(days=5)) == (0, 1)
+        assert [r.id for r in store.operations()] == [stuck]
+        assert set(store.load_links("hr")) == {"1"}
+        # The old run stays: it holds a pending row, and it is the shrink guard's baseline.
+        assert {r.id for r in store.recent_runs()} == {old, young}
+        assert store.last_successful_source_count("hr") == 5
 
     def test_database_from_a_newer_version_is_refused_untouched(self, state_url: str) -> None:
         with StateStore(state_url) as store:
