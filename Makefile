@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/bulk_load.py
+	$(BIN)/python benchmarks/audit_export.py
 
 ## soak: long property and fault profiles
 soak: $(STAMP)

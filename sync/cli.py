@@ -7,7 +7,9 @@ models, database, HTTP, template or logging library (tests/unit/test_startup.py)
 from __future__ import annotations
 
 import gc
+import json
 import os
+import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -185,16 +187,22 @@ def sync(
 def status(
     job: Annotated[str | None, typer.Option(help="only this job")] = None,
     limit: Annotated[int, typer.Option(help="how many runs")] = 20,
+    output: Annotated[str, typer.Option(help="text|json")] = "text",
 ) -> None:
     """Recent runs: when, how long, what they did, and how they ended."""
     with errors_explained():
-        from sync.output import print_runs
+        from sync.output import print_runs, status_document
         from sync.runtime import open_store
 
+        if output not in ("text", "json"):
+            raise UsageError(f"--output must be text or json, not {output!r}")
         config = load()
         with open_store(config) as store:
             runs = store.recent_runs(job=job, limit=limit)
             queues = _offboarding_queues(store, config, job)
+        if output == "json":
+            sys.stdout.write(json.dumps(status_document(runs, queues), indent=2) + "\n")
+            return
         console = make_console()
         print_runs(runs, console)
         if any(queues.values()):
@@ -249,19 +257,27 @@ def audit(
     user: Annotated[str | None, typer.Option(help="username")] = None,
     run: Annotated[int | None, typer.Option(help="run number")] = None,
     since: Annotated[str | None, typer.Option(help="ISO time or age: 30m, 12h, 7d")] = None,
-    limit: Annotated[int, typer.Option(help="how many rows")] = 200,
+    limit: Annotated[int, typer.Option(help="rows shown as text (csv, json: all)")] = 200,
+    output: Annotated[str, typer.Option(help="text|csv|json")] = "text",
 ) -> None:
     """The journal: who changed which user, when, how, and with what outcome."""
     with errors_explained():
         from sync.output import print_journal
         from sync.runtime import open_store
 
+        if output not in ("text", "csv", "json"):
+            raise UsageError(f"--output must be text, csv or json, not {output!r}")
         config = load()
+        after = _parse_since(since)
         with open_store(config) as store:
-            rows = store.operations(
-                username=user, run_id=run, since=_parse_since(since), limit=limit
-            )
-        print_journal(rows, make_console())
+            if output != "text":
+                from sync.export import write_audit
+
+                rows = store.iter_operations(username=user, run_id=run, since=after)
+                write_audit(rows, sys.stdout, output)
+                return
+            journal = store.operations(username=user, run_id=run, since=after, limit=limit)
+        print_journal(journal, make_console())
 
 
 @db_app.command("upgrade")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sync.export import spreadsheet_safe, utc_stamp
 from sync.guards import held_by_delete_guards
 from sync.model import Action, Operation, Plan
 from sync.offboarding import QueueEntry
@@ -247,6 +247,33 @@ def print_runs(runs: Sequence[RunRecord], console: Console) -> None:
     console.print(table)
 
 
+def status_document(
+    runs: Sequence[RunRecord], queues: Mapping[str, Sequence[QueueEntry]]
+) -> dict[str, Any]:
+    """`status --output json`: the recent runs, newest first, and each job's queue size."""
+    return {
+        "runs": [
+            {
+                "id": r.id,
+                "job": r.job,
+                "dry_run": r.dry_run,
+                "started_at": utc_stamp(r.started_at),
+                "finished_at": utc_stamp(r.finished_at) or None,
+                "duration_seconds": r.duration_seconds,
+                "status": str(r.status),
+                "summary": dict(r.summary or {}),
+                "failed": r.failed,
+                "source_records": r.source_records,
+                "error": r.error,
+                "host": r.host,
+                "pid": r.pid,
+            }
+            for r in runs
+        ],
+        "offboarding_queue": {job: len(entries) for job, entries in queues.items()},
+    }
+
+
 def print_journal(rows: Sequence[OperationRecord], console: Console) -> None:
     """The journal rows of `audit`: who changed which user, when, how, with what outcome."""
     if not rows:
@@ -291,17 +318,13 @@ def _queue_rows(queues: Mapping[str, Sequence[QueueEntry]]) -> list[dict[str, st
             "id": e.tt_id,
             "key": e.key,
             "state": e.state.value,
-            "left_since": _stamp(e.left_since),
-            "locked_at": _stamp(e.locked_at),
+            "left_since": utc_stamp(e.left_since),
+            "locked_at": utc_stamp(e.locked_at),
             "refusal": e.refusal or "",
         }
         for job, entries in queues.items()
         for e in entries
     ]
-
-
-def _stamp(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
 
 
 def print_queue(queues: Mapping[str, Sequence[QueueEntry]], console: Console, fmt: str) -> None:
@@ -312,7 +335,7 @@ def print_queue(queues: Mapping[str, Sequence[QueueEntry]], console: Console, fm
     elif fmt == "csv":
         writer = csv.DictWriter(console.file, QUEUE_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
     elif not rows:
         console.print("Offboarding queue is empty: no leaver is still enabled in TimeTrack.")
     else:
@@ -334,11 +357,6 @@ _QUEUE_TITLE = "Leavers still enabled in TimeTrack"
 
 def _users(count: int) -> str:
     return f"{count} user" if count == 1 else f"{count} users"
-
-
-def _cell(value: str) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
 
 
 def progress_bars(console: Console | None) -> Callable[[int], ProgressCallback | None] | None:
