@@ -1,4 +1,4 @@
-"""The bundled tools' commands: the TimeTrack emulator and the end-to-end demo."""
+"""The tools' commands: the TimeTrack emulator, the end-to-end demo, `notify test`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from sync.cli import G, app, command_started, errors_explained, make_console
-from sync.errors import UsageError
+from sync.cli import G, app, command_started, errors_explained, load, make_console
+from sync.errors import ExitCode, UsageError
 
 
 @app.command()
@@ -104,3 +104,40 @@ def demo(
         configure_logging(G.log_level or "warning", G.log_format or "auto")
         command_started()
         raise typer.Exit(run_demo(make_console(), keep=keep))
+
+
+notify_app = typer.Typer(no_args_is_help=True, help="Email and webhook notifications.")
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("test")
+def notify_test(
+    target: Annotated[int | None, typer.Option(help="only notify[N] (0 is the first)")] = None,
+) -> None:
+    """Send a test notice to each target and show what its server answered."""
+    with errors_explained():
+        from sync.notify.deliver import DeliveryError, deliver, describe
+        from sync.notify.messages import test_notice
+
+        config = load()
+        targets = list(enumerate(config.notify))
+        if target is not None:
+            targets = [(n, t) for n, t in targets if n == target]
+        if not targets:
+            raise UsageError(
+                "no notification target to test"
+                + (f": the config has no notify[{target}]" if target is not None else ""),
+                hint="add targets under `notify:` (see config.example.yaml)",
+            )
+        out = make_console(soft_wrap=True)
+        failed = 0
+        for index, chosen in targets:
+            name = describe(chosen)
+            try:
+                answer = deliver(chosen, test_notice(name), f"notify[{index}]")
+            except DeliveryError as exc:
+                failed += 1
+                out.print(f"notify[{index}] {name}: FAILED: {exc}", highlight=False, markup=False)
+            else:
+                out.print(f"notify[{index}] {name}: sent; {answer}", highlight=False, markup=False)
+        raise typer.Exit(ExitCode.FAILED if failed else ExitCode.OK)

@@ -91,6 +91,10 @@ def run_job(
         _record_end(store, report)
         if not options.dry_run:
             store.apply_retention(config.state.retention_days, now)
+            if config.notify:
+                from sync.notify.run import notify_run  # smtplib and friends: only when set
+
+                report.notices_failed = notify_run(config, store, report, now)
         log.info(
             "sync_finished",
             status=report.status,

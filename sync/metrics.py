@@ -124,6 +124,12 @@ class Metrics:
             ["sync_job"],
             registry=r,
         )
+        self.notifications_failed = Counter(
+            f"{PREFIX}_notifications_failed",
+            "Notifications (email, webhook) that could not be delivered; sent again next run",
+            ["sync_job"],
+            registry=r,
+        )
         info = Gauge(f"{PREFIX}_build_info", "Version of timetrack-sync", ["version"], registry=r)
         info.labels(version=__version__).set(1)
 
@@ -131,6 +137,7 @@ class Metrics:
         """Count one finished run and the API traffic of its client."""
         job, now = report.job, time.time()
         self.runs.labels(sync_job=job, status=report.status).inc()
+        self.notifications_failed.labels(sync_job=job).inc(report.notices_failed)
         self.duration.labels(sync_job=job).observe(report.duration_seconds)
         self.last_run.labels(sync_job=job).set(now)
         if not report.status.is_failure:  # guarded is healthy: alerts use guard_trips

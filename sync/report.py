@@ -103,6 +103,7 @@ class RunReport:
     # Leavers TimeTrack still lists as enabled after the run (None: the run ended before).
     offboarding_queue: list[QueueEntry] | None = None
     saved_plan: SavedPlan | None = None  # `plan --out`: what to write (every operation)
+    notices_failed: int = 0  # notifications that could not be delivered after the run
 
     def end(self, status: RunStatus, exit_code: ExitCode | None = None) -> None:
         """Set how the run ended; the exit code is the status's unless given."""

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from sync.config.base import ConfigModel
 from sync.config.jobs import JobConfig
+from sync.config.notify import NotifyTarget
 from sync.config.services import LoggingConfig, MetricsConfig, StateConfig, TimeTrackConfig
 from sync.errors import ConfigError
 
@@ -20,6 +21,7 @@ class AppConfig(ConfigModel):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     jobs: tuple[JobConfig, ...]
+    notify: tuple[NotifyTarget, ...] = ()
     path: Path = Field(
         default=Path("config.yaml"), exclude=True
     )  # set by load_config, not a YAML key

@@ -34,6 +34,7 @@ from sync.state import db, migrate
 from sync.state.apply import count_missing, set_offboarding
 from sync.state.history import History
 from sync.state.journal import ERROR_MAX, Done, Failed, Outcome, Refused, insert_pending, record
+from sync.state.notices import NoticeLog
 from sync.state.records import (
     LINK_COLUMNS,
     OperationRecord,
@@ -82,7 +83,7 @@ def _copy_rows(conn: sa.Connection, table: sa.Table, rows: Iterable[dict[str, An
         cursor.close()
 
 
-class StateStore(History):
+class StateStore(History, NoticeLog):
     """The state database of timetrack-sync (SQLite file or PostgreSQL)."""
 
     def __init__(

@@ -144,3 +144,15 @@ applied_plans = sa.Table(
     sa.Column("run_id", sa.Integer(), sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("applied_at", UTCDateTime(), nullable=False),
 )
+
+# What a notification target was last told about a job: the job's status ("status"), each
+# conflict ("conflict:KEY") and each long-waiting leaver ("offboarding:KEY").
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("target", sa.Text(), primary_key=True),
+    sa.Column("job", sa.Text(), primary_key=True),
+    sa.Column("topic", sa.Text(), primary_key=True),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Column("sent_at", UTCDateTime(), nullable=False),
+)

@@ -105,7 +105,7 @@ def _field_names(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[str]
     names = set()
     for name, info in model.model_fields.items():
         if not (model is AppConfig and name == "path"):  # set by load_config, not a YAML key
-            names.add(name)
+            names.add(info.alias or name)  # the YAML key (`from`, not `sender`)
         for inner in _models_in(info.annotation):
             names |= _field_names(inner, seen)
     return names
