@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +18,20 @@ log = structlog.get_logger(__name__)
 SECRET_KEYS = frozenset({"api_key", "api_secret", "bind_password"})
 
 
+def exposed(mode: int, gid: int, own_groups: set[int]) -> bool:
+    """Whether a secret file's mode lets anyone but this service read it.
+
+    Readable by others, or by a group this process is not in. A group of its own is fine:
+    Kubernetes mounts Secrets group-readable for the pod's `fsGroup`.
+    """
+    bits = stat.S_IMODE(mode)
+    return bool(bits & 0o007) or (bool(bits & 0o070) and gid not in own_groups)
+
+
 def read_secret_file(path: Path, key: str) -> str:
     """A secret from a file, read now (admins rotate them); the trailing newline stripped."""
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(
@@ -30,12 +41,12 @@ def read_secret_file(path: Path, key: str) -> str:
         ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{key}: secret file {path} is not UTF-8 text") from None
-    if stat.S_IMODE(mode) & 0o077:
+    if exposed(info.st_mode, info.st_gid, {os.getgid(), *os.getgroups()}):
         log.warning(
             "secret_file_permissions",
             key=key,
             path=str(path),
-            mode=oct(stat.S_IMODE(mode)),
+            mode=oct(stat.S_IMODE(info.st_mode)),
             hint=f"chmod 600 {path}",
         )
     secret = text.rstrip("\r\n")

@@ -16,6 +16,7 @@ from email.utils import formatdate, make_msgid
 import httpx
 
 from sync.config.notify import EmailTarget, WebhookTarget
+from sync.logging import register_secret
 from sync.notify.messages import Notice
 
 SIGNATURE_HEADER = "X-Timetrack-Sync-Signature"  # sha256=<hex HMAC of the body>
@@ -49,6 +50,7 @@ def _send_mail(target: EmailTarget, notice: Notice, where: str) -> str:
     message.set_content(notice.text)
     message.add_alternative(notice.html, subtype="html")
     password = target.read_password(f"{where}.password_file")
+    register_secret(password)  # redacted from any log line that might quote it
     try:
         with smtplib.SMTP(
             target.smtp_host, target.smtp_port, timeout=target.timeout_seconds
@@ -76,6 +78,7 @@ def _post(target: WebhookTarget, notice: Notice, where: str) -> str:
     body = notice.body(target.format)
     headers = {"Content-Type": "application/json", "User-Agent": "timetrack-sync"}
     secret = target.read_secret(f"{where}.secret_file")
+    register_secret(secret)
     if secret is not None:
         digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         headers[SIGNATURE_HEADER] = f"sha256={digest}"

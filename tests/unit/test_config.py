@@ -22,6 +22,7 @@ from sync.config import (
     load_config,
     resolve_config_path,
 )
+from sync.config.secret_files import exposed
 from sync.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -327,8 +328,8 @@ def test_secret_file_is_read_fresh_on_every_call(tmp_path: Path) -> None:
     assert config.timetrack.client_settings().api_secret == "rotated"
 
 
-def test_group_readable_secret_file_logs_a_warning(tmp_path: Path) -> None:
-    config = _with_secret_file(tmp_path, "s\n", mode=0o640)
+def test_world_readable_secret_file_logs_a_warning(tmp_path: Path) -> None:
+    config = _with_secret_file(tmp_path, "s\n", mode=0o644)
 
     with capture_logs() as logs:
         config.timetrack.client_settings()
@@ -337,6 +338,23 @@ def test_group_readable_secret_file_logs_a_warning(tmp_path: Path) -> None:
     assert len(warnings) == 1
     assert warnings[0]["key"].endswith("timetrack.api_secret_file")
     assert warnings[0]["log_level"] == "warning"
+
+
+@pytest.mark.parametrize(
+    ("mode", "gid", "warns"),
+    [
+        (0o600, 50, False),
+        (0o400, 50, False),
+        (0o440, 7, False),  # Kubernetes: group-readable for the pod's fsGroup, our group
+        (0o640, 50, True),  # readable by a group we are not in
+        (0o604, 7, True),
+        (0o660, 7, False),
+    ],
+)
+def test_a_secret_file_is_exposed_when_others_or_a_foreign_group_may_read_it(
+    mode: int, gid: int, warns: bool
+) -> None:
+    assert exposed(mode, gid, {7, 8}) is warns
 
 
 def test_private_secret_file_logs_nothing(tmp_path: Path) -> None:
