@@ -116,13 +116,16 @@ class History:
     def prune_history(self, before: datetime) -> tuple[int, int]:
         """Delete operations and runs older than `before`, in small transactions.
 
-        Kept whatever their age: pending operations, running runs, each job's newest run and
+        An operation's age is that of its outcome (a row settled today is kept). Kept whatever
+        their age: pending operations, running runs, each job's newest run and
         its shrink-guard baseline, runs that applied a saved plan, and every link, snapshot row
         and offboarding state. Returns (runs, operations) deleted.
         """
         deleted_ops = self._prune(
             sa.select(operations.c.id).where(
-                operations.c.created_at < before, operations.c.status != "pending"
+                operations.c.created_at < before,  # the index narrows it; then the outcome:
+                sa.or_(operations.c.finished_at.is_(None), operations.c.finished_at < before),
+                operations.c.status != "pending",
             ),
             operations,
         )
