@@ -298,7 +298,7 @@ def doctor() -> None:
         from sync.doctor import run_doctor
 
         config = load()
-        raise typer.Exit(run_doctor(config, make_console()))
+        raise typer.Exit(run_doctor(config, make_console(soft_wrap=True)))
 
 
 @app.command()

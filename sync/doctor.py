@@ -1,4 +1,4 @@
-"""`timetrack-sync doctor`: read-only checks of the state DB, each source and the API."""
+"""`timetrack-sync doctor`: read-only checks of the state DB, sources, API and notify targets."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sync.config import AppConfig, JobConfig
+from sync.config.notify import EmailTarget, WebhookTarget
 from sync.desired import read_desired
 from sync.errors import ExitCode, SyncError
 from sync.runtime import open_client, open_store
@@ -67,4 +68,15 @@ def run_doctor(config: AppConfig, console: Console) -> ExitCode:
     for job in config.jobs:
         results.append(_check(console, f"job {job.name} source", partial(_source, job)))
     results.append(_check(console, "TimeTrack API", lambda: _api(config)))
+    for index, target in enumerate(config.notify):
+        results.append(_check(console, f"notify[{index}]", partial(_notify, target, index)))
     return ExitCode.OK if all(results) else ExitCode.FAILED
+
+
+def _notify(target: EmailTarget | WebhookTarget, index: int) -> str:
+    from sync.notify.deliver import DeliveryError, probe  # smtplib: only when targets are set
+
+    try:
+        return probe(target, f"notify[{index}]")
+    except DeliveryError as exc:
+        raise SyncError(str(exc), hint="check the target's host, port and login") from None

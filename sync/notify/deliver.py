@@ -10,6 +10,8 @@ import hashlib
 import hmac
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -40,15 +42,20 @@ def deliver(target: EmailTarget | WebhookTarget, notice: Notice, where: str) -> 
     return _post(target, notice, where)
 
 
-def _send_mail(target: EmailTarget, notice: Notice, where: str) -> str:
-    message = EmailMessage()
-    message["Subject"] = notice.subject
-    message["From"] = target.sender
-    message["To"] = ", ".join(target.to)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="timetrack-sync")
-    message.set_content(notice.text)
-    message.add_alternative(notice.html, subtype="html")
+def probe(target: EmailTarget | WebhookTarget, where: str) -> str:
+    """Check a target without sending anything (for `doctor`); DeliveryError when it fails."""
+    if isinstance(target, WebhookTarget):
+        target.read_secret(f"{where}.secret_file")
+        return f"{describe(target)}: not contacted (`timetrack-sync notify test` posts a test)"
+    with _session(target, where) as smtp:
+        code, _answer = smtp.noop()
+    login = ", login accepted" if target.username else ""
+    return f"{describe(target)}: the server answers ({code}){login}"
+
+
+@contextmanager
+def _session(target: EmailTarget, where: str) -> Iterator[smtplib.SMTP]:
+    """A session with the target's server (STARTTLS, login); its errors as DeliveryError."""
     password = target.read_password(f"{where}.password_file")
     register_secret(password)  # redacted from any log line that might quote it
     try:
@@ -59,16 +66,27 @@ def _send_mail(target: EmailTarget, notice: Notice, where: str) -> str:
                 smtp.starttls(context=ssl.create_default_context())
             if target.username is not None and password is not None:
                 smtp.login(target.username, password)
-            refused = smtp.send_message(message)
-            code, answer = smtp.noop()
+            yield smtp
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(
             f"the SMTP server answered {exc.smtp_code}: {_text(exc.smtp_error)}"
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(
-            f"cannot send through {target.smtp_host}:{target.smtp_port}: {exc}"
-        ) from None
+        raise DeliveryError(f"cannot reach {target.smtp_host}:{target.smtp_port}: {exc}") from None
+
+
+def _send_mail(target: EmailTarget, notice: Notice, where: str) -> str:
+    message = EmailMessage()
+    message["Subject"] = notice.subject
+    message["From"] = target.sender
+    message["To"] = ", ".join(target.to)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="timetrack-sync")
+    message.set_content(notice.text)
+    message.add_alternative(notice.html, subtype="html")
+    with _session(target, where) as smtp:
+        refused = smtp.send_message(message)
+        code, answer = smtp.noop()
     if refused:
         raise DeliveryError(f"the SMTP server refused {', '.join(sorted(refused))}")
     return f"accepted by {target.smtp_host} ({code} {_text(answer)})"

@@ -195,3 +195,19 @@ def test_notify_test_sends_to_each_target_and_shows_the_answer(
         )
         assert "/hooks/" not in failing.stdout + failing.stderr  # the URL's path: a token
         no_secret_in(box, hook)
+
+
+def test_doctor_tries_each_target_without_sending(tmp_path: Path, emu: RunningEmulator) -> None:
+    with smtp_server() as (port, box), webhook_receiver() as (url, hook):
+        env = with_notify(make_env(tmp_path, emu.url, [person(0)]), smtp_port=port, hook_url=url)
+        done = cli(env, "doctor")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (
+            f"notify[0]: email to it-admins@example.com via 127.0.0.1:{port}: the server answers"
+            " (250), login accepted" in done.stdout
+        )
+        assert "notify[1]: webhook (json) to 127.0.0.1: not contacted" in done.stdout
+        assert box.messages == [] and hook.posts == []
+    dead = cli(env, "doctor")
+    assert dead.returncode == 1
+    assert f"FAIL notify[0]: cannot reach 127.0.0.1:{port}" in dead.stdout
