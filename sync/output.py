@@ -75,6 +75,10 @@ def report_document(report: RunReport) -> dict[str, Any]:
     if report.applied is not None:
         doc["failed"] = [_failure_doc(f) for f in report.applied.failed]
         doc["refused"] = [_failure_doc(f) for f in report.applied.refused]
+    if report.saved_plan is not None:
+        doc["plan_id"] = report.saved_plan.plan_id
+    if report.notices_failed:
+        doc["notices_failed"] = report.notices_failed
     return doc
 
 

@@ -77,7 +77,10 @@ def test_an_admin_edit_since_the_plan_makes_it_stale_and_nothing_is_written(
 
 def test_a_plan_is_applied_once(tmp_path: Path, emu: RunningEmulator) -> None:
     env = make_env(tmp_path, emu.url, [person(n) for n in range(3)])
-    path = planned(env)
+    path = env.dir / "plan.json"
+    made = cli(env, "plan", "--out", str(path), "--output", "json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["plan_id"] == json.loads(path.read_text())["plan_id"]
     assert cli(env, "apply", str(path)).returncode == 0
     before = len(emu.state.writes)
     again = cli(env, "apply", str(path))
