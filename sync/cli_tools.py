@@ -44,11 +44,16 @@ def emulator(
         float, typer.Option(help="share of generated users with recorded time entries")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="random seed for faults and data")] = 0,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="any other switch, NAME=VALUE (repeatable): list_total=total"),
+    ] = None,
 ) -> None:
     """Serve the bundled TimeTrack emulator (loopback only unless --bind-public)."""
     with errors_explained():
         from sync.logging import configure_logging
         from sync.timetrack.emulator import EmulatorOptions, run_emulator_cli
+        from sync.timetrack.emulator.options import parse_setting
 
         configure_logging(G.log_level or "info", G.log_format or "auto")
         options = EmulatorOptions(
@@ -71,6 +76,8 @@ def emulator(
         )
         try:
             options.validate()
+            for text in settings or ():
+                options.change(**dict([parse_setting(text)]))
         except ValueError as exc:
             raise UsageError(f"emulator option {exc}") from None
         command_started()

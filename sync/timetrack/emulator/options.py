@@ -120,3 +120,26 @@ class EmulatorOptions:
         data = asdict(self)
         data.pop("api_secret")
         return data
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """`NAME=VALUE` (the command line's `--set`) as an option name and a value of its type."""
+    name, sep, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    defaults: dict[str, Any] = asdict(EmulatorOptions())
+    if not sep or name not in defaults:
+        raise ValueError(
+            f"{text!r}: give NAME=VALUE with NAME one of {', '.join(sorted(defaults))}"
+        )
+    default, raw = defaults[name], raw.strip()
+    if name == "retry_after":
+        return name, None if raw.lower() in ("none", "null", "") else raw
+    if isinstance(default, bool):
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"{name}: must be true or false (got {raw!r})")
+        return name, raw.lower() in ("true", "1", "yes")
+    kind: type[Any] = type(default)
+    try:
+        return name, kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}: must be a {type(default).__name__} (got {raw!r})") from None
