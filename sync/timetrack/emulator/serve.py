@@ -48,16 +48,19 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, scheme: str = "http") -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "localhost") else host
     if ":" in shown:
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}{API_PREFIX}"
+    return f"{scheme}://{shown}:{port}{API_PREFIX}"
 
 
-def _server(state: EmulatorState) -> uvicorn.Server:
+def _server(state: EmulatorState, tls: tuple[Path, Path] | None = None) -> uvicorn.Server:
+    certfile, keyfile = tls or (None, None)
     config = uvicorn.Config(
         create_app(state),
+        ssl_certfile=certfile,
+        ssl_keyfile=keyfile,
         log_level="warning",
         lifespan="off",
         access_log=False,
@@ -81,11 +84,12 @@ class RunningEmulator:
         *,
         host: str,
         port: int,
+        scheme: str = "http",
     ) -> None:
         self.state = state
         self.host = host
         self.port = port
-        self.url = _url(host, port)
+        self.url = _url(host, port, scheme)
         self.admin_url = self.url.removesuffix(API_PREFIX) + ADMIN_PREFIX
         self._server = server
         self._thread = thread
@@ -129,11 +133,15 @@ def serve_in_thread(
     *,
     allow_public: bool = False,
     startup_timeout: float = 10.0,
+    tls: tuple[Path, Path] | None = None,
 ) -> RunningEmulator:
-    """Serve `state` on host:port (0: a free port) in a daemon thread; returns once it listens."""
+    """Serve `state` on host:port (0: a free port) in a daemon thread; returns once it listens.
+
+    With `tls` (a certificate and its key), over HTTPS.
+    """
     _check_host(host, allow_public)
     sock = _bind(host, port)
-    server = _server(state)
+    server = _server(state, tls)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="timetrack-emulator", daemon=True
     )
@@ -146,7 +154,9 @@ def serve_in_thread(
             sock.close()
             raise RuntimeError(f"the emulator did not start on {host}:{port}")
         time.sleep(0.005)
-    return RunningEmulator(state, server, thread, sock, host=host, port=sock.getsockname()[1])
+    port = sock.getsockname()[1]
+    scheme = "https" if tls else "http"
+    return RunningEmulator(state, server, thread, sock, host=host, port=port, scheme=scheme)
 
 
 def run_emulator_cli(
