@@ -34,6 +34,11 @@ class _Target(ConfigModel):
     offboarding_after: Duration = timedelta(days=3)  # queue entries older than this are told
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
+    @field_validator("password_file", "secret_file", check_fields=False)
+    @classmethod
+    def _resolve(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return relative_to_config(value, info)
+
     @field_validator("on")
     @classmethod
     def _check_events(cls, value: tuple[Event, ...]) -> tuple[Event, ...]:
@@ -53,11 +58,6 @@ class EmailTarget(_Target):
     password_file: Annotated[Path | None, Field(validate_default=True)] = None
     sender: str = Field(alias="from", min_length=3)
     to: tuple[str, ...] = Field(min_length=1)
-
-    @field_validator("password_file")
-    @classmethod
-    def _resolve(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return relative_to_config(value, info)
 
     @model_validator(mode="after")
     def _check_tls_and_login(self) -> EmailTarget:
@@ -86,11 +86,6 @@ class WebhookTarget(_Target):
     url: str
     format: Literal["json", "slack", "teams"] = "json"
     secret_file: Annotated[Path | None, Field(validate_default=True)] = None
-
-    @field_validator("secret_file")
-    @classmethod
-    def _resolve(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return relative_to_config(value, info)
 
     @field_validator("url")
     @classmethod
