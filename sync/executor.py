@@ -260,13 +260,13 @@ class Executor:
         assert op.tt_id is not None, f"{op.action} without a TimeTrack id"
         if op.action is Action.UPDATE:
             return self._client.update_user(op.tt_id, op.payload())
-        if op.action is Action.LOCK:
-            locked = {**op.payload(), "password": generate_password()}
-            return self._client.update_user(op.tt_id, locked)
         try:
+            if op.action is Action.LOCK:
+                locked = {**op.payload(), "password": generate_password()}
+                return self._client.update_user(op.tt_id, locked)
             return self._client.delete_user(op.tt_id)
         except NotFoundError as exc:
-            # Already gone: the goal of the delete holds.
+            # Deleted in TimeTrack meanwhile: the goal of a lock or delete (no access) holds.
             return WriteResult(status_code=404, attempts=exc.attempts, user=None)
 
     def _outcome(self, op: Operation, op_id: int, answer: _Answer) -> Outcome | None:

@@ -200,3 +200,14 @@ def before_deletes(monkeypatch: pytest.MonkeyPatch, action: Callable[[str], obje
         return original(self, user_id)
 
     monkeypatch.setattr(TimeTrackClient, "delete_user", act_then_delete)
+
+
+def before_updates(monkeypatch: pytest.MonkeyPatch, action: Callable[[str], object]) -> None:
+    """Call `action(user_id)` each time the engine is about to PUT a TimeTrack user."""
+    original = TimeTrackClient.update_user
+
+    def act_then_update(self: TimeTrackClient, user_id: str, fields: Any) -> WriteResult:
+        action(user_id)
+        return original(self, user_id, fields)
+
+    monkeypatch.setattr(TimeTrackClient, "update_user", act_then_update)

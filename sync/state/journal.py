@@ -8,6 +8,7 @@ bound rows (a journal of 100,000 operations is the bulk path).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,6 +109,8 @@ def record(conn: sa.Connection, outcome: Outcome, now: datetime) -> bool:
         return False
     if isinstance(outcome, Done):
         op, user, desired = outcome.op, outcome.user, outcome.desired_hash
+        if op.action is Action.LOCK and outcome.http_status == 404:
+            op = dataclasses.replace(op, action=Action.DELETE)  # gone: unlinked as by a delete
         apply_done(conn, outcome.job, op, user=user, desired_hash=desired, now=now)
     elif isinstance(outcome, Refused):
         set_offboarding(

@@ -20,6 +20,7 @@ from sync.timetrack.emulator import RunningEmulator
 from tests.syncenv import (
     SyncEnv,
     before_deletes,
+    before_updates,
     journal_rows,
     leave_pending,
     make_env,
@@ -376,6 +377,24 @@ def test_a_404_on_delete_counts_as_done(
         ("delete", "user1", "done", 404),
     ]
     assert link(env) is None
+
+
+def test_a_404_on_lock_counts_as_done_and_ends_the_link(
+    tmp_path: Path, emu: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = hire(tmp_path, emu)
+    source(env, left=(1,))
+    # Someone deletes the leaver's user in the web UI while the run is on: no access either way.
+    before_updates(monkeypatch, lambda user_id: emu.state.delete(int(user_id)))
+    report, writes = run_at(env, emu, NOW)
+    succeeded(report)
+    assert writes == []
+    assert [row[:4] for row in outcomes(env, report.run_id)] == [("lock", "user1", "done", 404)]
+    assert link(env) is None
+    assert "user1" not in {u["username"] for u in emu.state.users()}
+    again, writes = run_at(env, emu, NOW + DAY)
+    succeeded(again)
+    assert writes == [] and outcomes(env, again.run_id) == []
 
 
 def test_a_lock_a_killed_run_left_pending_is_sent_again(
